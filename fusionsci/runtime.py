@@ -1,0 +1,222 @@
+"""Runtime policy: device choice, CPU tuning, precision, spectral transforms, seeds, jit.
+
+Everything that depends on *where* fusionsci runs is decided here, once, so that
+the numerical code above it is the same on every machine.
+
+Device
+    ``auto`` picks Ascend, then GPU, then CPU (``mindspore.hal.is_available``).
+    ``FUSIONSCI_DEVICE`` (``auto|cpu|gpu|ascend``) or :func:`configure` override
+    it. A requested device that is missing falls back to CPU with one warning,
+    or raises :class:`DeviceUnavailableError` with ``strict=True``
+    (``FUSIONSCI_STRICT_DEVICE=1``).
+
+CPU tuning
+    MindSpore's asynchronous runtime busy-waits on its queues; on a 2-core
+    machine the spinning threads starve the real work (a small jit training
+    step: 13-27 ms by default, 1 ms without the pipeline). On CPU fusionsci
+    sets ``MS_DEV_HOST_BLOCKING_RUN=1`` unless the user has set that variable
+    already; ``python -m fusionsci bench runtime`` measures both side by side.
+
+Precision
+    One policy: ``float32`` by default everywhere; ``float64`` on CPU and GPU
+    for verification (``FUSIONSCI_DTYPE``). Ascend has no float64 kernels for
+    most operators, so float64 there is refused. On Ascend, networks may compute
+    in ``float16`` (``compute_dtype``) while spectral transforms and solver
+    states stay in float32.
+
+Spectral transforms
+    ``fft``: MindSpore's real FFT (CPU, GPU). ``dft``: the truncated/full DFT as
+    a matrix multiply on separate real and imaginary parts, which is what the
+    Ascend cube units are fast at (FFT is weak there). ``auto`` chooses ``dft``
+    on Ascend and ``fft`` elsewhere. Both agree to rounding (tested on CPU).
+"""
+from __future__ import annotations
+
+import os
+import random
+import warnings
+from dataclasses import dataclass, asdict
+
+_DEVICES = ("auto", "cpu", "gpu", "ascend")
+_DTYPES = ("float32", "float64")
+_TRANSFORMS = ("auto", "fft", "dft")
+_BLOCKING = "MS_DEV_HOST_BLOCKING_RUN"
+
+
+class DeviceUnavailableError(RuntimeError):
+    """Raised when a device was requested strictly and is not available."""
+
+
+@dataclass
+class RuntimeState:
+    requested_device: str = "auto"
+    device: str = "cpu"
+    dtype: str = "float32"
+    compute_dtype: str = "float32"
+    transform: str = "fft"
+    requested_transform: str = "auto"
+    cpu_tuning: str = "off"
+    jit: bool = True
+    seed: int | None = None
+
+
+_state: RuntimeState | None = None
+
+
+def _choice(name: str, value: str, allowed: tuple) -> str:
+    v = str(value).strip().lower()
+    if v not in allowed:
+        raise ValueError(f"{name}={value!r} is not supported; allowed: {', '.join(allowed)}")
+    return v
+
+
+def _available(target: str) -> bool:
+    import mindspore as ms
+    try:
+        return bool(ms.hal.is_available(target))
+    except Exception:  # older MindSpore or a broken plugin: treat as absent
+        return False
+
+
+def _detect(requested: str, strict: bool) -> str:
+    names = {"cpu": "CPU", "gpu": "GPU", "ascend": "Ascend"}
+    if requested == "auto":
+        for dev in ("ascend", "gpu"):
+            if _available(names[dev]):
+                return dev
+        return "cpu"
+    if requested == "cpu" or _available(names[requested]):
+        return requested
+    if strict:
+        raise DeviceUnavailableError(f"device {requested!r} was requested strictly but is not available")
+    warnings.warn(f"fusionsci: device {requested!r} is not available; falling back to CPU", RuntimeWarning,
+                  stacklevel=3)
+    return "cpu"
+
+
+def configure(device: str | None = None, dtype: str | None = None, *, transform: str | None = None,
+              compute_dtype: str | None = None, strict: bool | None = None, jit: bool | None = None,
+              seed: int | None = None) -> RuntimeState:
+    """Set the runtime policy. Arguments left as ``None`` keep the current value
+    (or the environment default on first call). Returns the state in force."""
+    global _state
+    first = _state is None
+    st = RuntimeState() if first else _state
+    env = os.environ
+    if device is not None or first:
+        req = _choice("device", device if device is not None else env.get("FUSIONSCI_DEVICE", "auto"), _DEVICES)
+        if strict is None:
+            strict = env.get("FUSIONSCI_STRICT_DEVICE", "0") == "1"
+        st.requested_device = req
+        st.device = _detect(req, strict)
+        _apply_device(st)
+    if dtype is not None or first:
+        st.dtype = _choice("dtype", dtype if dtype is not None else env.get("FUSIONSCI_DTYPE", "float32"), _DTYPES)
+        if st.device == "ascend" and st.dtype == "float64":
+            raise ValueError("dtype='float64' is not supported on Ascend; use float32 (or compute_dtype='float16')")
+    if compute_dtype is not None:
+        st.compute_dtype = _choice("compute_dtype", compute_dtype, ("float16", "float32", "float64"))
+    elif first:
+        st.compute_dtype = st.dtype
+    if transform is not None or first:
+        req = _choice("transform", transform if transform is not None else env.get("FUSIONSCI_TRANSFORM", "auto"),
+                      _TRANSFORMS)
+        st.requested_transform = req
+        st.transform = ("dft" if st.device == "ascend" else "fft") if req == "auto" else req
+    if jit is not None:
+        st.jit = bool(jit)
+    elif first:
+        st.jit = env.get("FUSIONSCI_JIT", "1") != "0"
+    _state = st
+    if seed is not None:
+        set_seed(seed)
+    return st
+
+
+def _apply_device(st: RuntimeState) -> None:
+    if st.device == "cpu":
+        if _BLOCKING in os.environ:
+            st.cpu_tuning = f"{_BLOCKING}={os.environ[_BLOCKING]} (set by user)"
+        else:
+            os.environ[_BLOCKING] = "1"
+            st.cpu_tuning = f"{_BLOCKING}=1 (set by fusionsci)"
+    else:
+        st.cpu_tuning = "off (not on CPU)"
+    import mindspore as ms
+    target = {"cpu": "CPU", "gpu": "GPU", "ascend": "Ascend"}[st.device]
+    if hasattr(ms, "set_device"):
+        ms.set_device(target)
+    else:  # MindSpore < 2.5
+        ms.set_context(device_target=target)
+
+
+def state() -> RuntimeState:
+    """The runtime state in force (configured from the environment on first use)."""
+    return _state if _state is not None else configure()
+
+
+def device() -> str:
+    return state().device
+
+
+def dtype():
+    """The MindSpore floating dtype of solver states and parameters."""
+    import mindspore as ms
+    return getattr(ms, state().dtype)
+
+
+def np_dtype():
+    import numpy as np
+    return np.dtype(state().dtype)
+
+
+def resolve_dtype(dt=None):
+    """Map ``None | 'float32' | 'float64' | ms dtype | np dtype`` to a MindSpore dtype."""
+    import mindspore as ms
+    import numpy as np
+    if dt is None:
+        return dtype()
+    if isinstance(dt, str):
+        return getattr(ms, _choice("dtype", dt, _DTYPES))
+    if dt in (ms.float32, ms.float64):
+        return dt
+    try:
+        return getattr(ms, _choice("dtype", np.dtype(dt).name, _DTYPES))
+    except TypeError:
+        raise TypeError(f"dtype={dt!r} is not a floating dtype fusionsci supports ({', '.join(_DTYPES)})") from None
+
+
+def transform() -> str:
+    """``'fft'`` or ``'dft'``: how spectral transforms are computed."""
+    return state().transform
+
+
+def jit(fn):
+    """``mindspore.jit`` unless jit is switched off (``FUSIONSCI_JIT=0``), for debugging."""
+    import mindspore as ms
+    return ms.jit(fn) if state().jit else fn
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy and MindSpore for a reproducible run."""
+    import numpy as np
+    import mindspore as ms
+    seed = int(seed)
+    if seed < 0:
+        raise ValueError(f"seed={seed} must be a non-negative integer")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    ms.set_seed(seed)
+    state().seed = seed
+
+
+def info() -> dict:
+    """Versions and the policy in force, as a plain dict (``python -m fusionsci info``)."""
+    import mindspore as ms
+    import numpy as np
+    from . import __version__
+    st = state()
+    d = {"fusionsci": __version__, "mindspore": ms.__version__, "numpy": np.__version__}
+    d.update(asdict(st))
+    d["mode"] = "jit (graph) for hot loops, PyNative elsewhere" if st.jit else "PyNative only (FUSIONSCI_JIT=0)"
+    return d
