@@ -83,45 +83,76 @@ def _along(x, axis: int, mat):
     return ops.swapaxes(ops.matmul(xt, mat), axis, -1)
 
 
-def _cdft(pair, axis: int, inverse: bool):
-    n = pair[0].shape[axis]
-    c, s = _cdft_mats(n, _dtype_name(pair[0]), inverse)
+def _cdft(pair, axis: int, mats):
+    c, s = mats
     re, im = pair
     return _along(re, axis, c) - _along(im, axis, s), _along(re, axis, s) + _along(im, axis, c)
 
 
 # -- transforms ---------------------------------------------------------------------------------
+class Transform:
+    """Real FFT over the last ``len(shape)`` axes of fields of real shape ``shape``, with the
+    backend and (for ``dft``) the matrices resolved once, at construction.
+
+    Compiled step functions call :meth:`forward` / :meth:`inverse` only: nothing in them
+    consults the runtime policy or a cache (those would run as interpreted Python inside a
+    MindSpore graph).
+    """
+
+    def __init__(self, shape: tuple, dtype=ms.float32, backend: str | None = None):
+        self.shape = tuple(int(n) for n in shape)
+        self.ndim = len(self.shape)
+        self.backend = backend or runtime.transform()
+        if self.backend not in ("fft", "dft"):
+            raise ValueError(f"backend={self.backend!r}: use 'fft' or 'dft'")
+        self.dims = tuple(range(-self.ndim, 0))
+        name = "float64" if dtype == ms.float64 else "float32"
+        if self.backend == "dft":
+            self.fc, self.fs, self.ic, self.is_ = _rdft_mats(self.shape[-1], name)
+            self.fwd = tuple(_cdft_mats(n, name, False) for n in self.shape[:-1])
+            self.inv = tuple(_cdft_mats(n, name, True) for n in self.shape[:-1])
+
+    def forward(self, x):
+        """Real ``x`` (last axes ``shape``) -> pair of coefficients (last axis halved)."""
+        if self.backend == "fft":
+            if self.ndim == 1:
+                X = ops.rfft(x, dim=-1)
+            else:
+                X = ops.rfftn(x, dim=self.dims)
+            return ops.real(X), ops.imag(X)
+        pair = (ops.matmul(x, self.fc), ops.matmul(x, self.fs))
+        for i in range(self.ndim - 1):
+            pair = _cdft(pair, -2 - i, self.fwd[self.ndim - 2 - i])
+        return pair
+
+    def inverse(self, pair):
+        """Pair of coefficients -> real field."""
+        if self.backend == "fft":
+            X = _complex(pair[0], pair[1])
+            if self.ndim == 1:
+                return ops.irfft(X, n=self.shape[-1], dim=-1)
+            return ops.irfftn(X, s=self.shape, dim=self.dims)
+        for i in range(self.ndim - 1):
+            pair = _cdft(pair, -self.ndim + i, self.inv[i])
+        return ops.matmul(pair[0], self.ic) + ops.matmul(pair[1], self.is_)
+
+
+@functools.lru_cache(maxsize=128)
+def transform_for(shape: tuple, dtype_name: str, backend: str) -> Transform:
+    """A cached :class:`Transform` (for the convenience functions below)."""
+    return Transform(shape, getattr(ms, dtype_name), backend)
+
+
 def rfft(x, ndim: int = 1, backend: str | None = None):
     """Real FFT over the last ``ndim`` axes of real ``x``; returns ``(re, im)``."""
-    backend = backend or runtime.transform()
-    if backend == "fft":
-        dims = tuple(range(-ndim, 0))
-        X = ops.rfft(x, dim=-1) if ndim == 1 else ops.rfftn(x, dim=dims)
-        return ops.real(X), ops.imag(X)
-    if backend != "dft":
-        raise ValueError(f"backend={backend!r}: use 'fft' or 'dft'")
-    fc, fs, _, _ = _rdft_mats(x.shape[-1], _dtype_name(x))
-    pair = (ops.matmul(x, fc), ops.matmul(x, fs))
-    for ax in range(-2, -ndim - 1, -1):
-        pair = _cdft(pair, ax, inverse=False)
-    return pair
+    shape = tuple(x.shape[-ndim:])
+    return transform_for(shape, _dtype_name(x), backend or runtime.transform()).forward(x)
 
 
-def irfft(pair, n: int | tuple, ndim: int = 1, backend: str | None = None):
-    """Inverse of :func:`rfft`; ``n`` is the real length of the last axis (int) or the
-    full real shape of the transformed axes (tuple)."""
-    backend = backend or runtime.transform()
-    shape = (n,) if isinstance(n, (int, np.integer)) else tuple(n)
+def irfft(pair, n, ndim: int = 1, backend: str | None = None):
+    """Inverse of :func:`rfft`; ``n`` is the real length of the last axis (int) or the full real
+    shape of the transformed axes (tuple)."""
+    shape = (int(n),) if np.ndim(n) == 0 else tuple(int(v) for v in n)
     if len(shape) != ndim:
         shape = tuple(pair[0].shape[-ndim:-1]) + shape[-1:]
-    if backend == "fft":
-        X = _complex(pair[0], pair[1])
-        if ndim == 1:
-            return ops.irfft(X, n=shape[-1], dim=-1)
-        return ops.irfftn(X, s=shape, dim=tuple(range(-ndim, 0)))
-    if backend != "dft":
-        raise ValueError(f"backend={backend!r}: use 'fft' or 'dft'")
-    for ax in range(-ndim, -1):
-        pair = _cdft(pair, ax, inverse=True)
-    _, _, ic, is_ = _rdft_mats(shape[-1], _dtype_name(pair[0]))
-    return ops.matmul(pair[0], ic) + ops.matmul(pair[1], is_)
+    return transform_for(shape, _dtype_name(pair[0]), backend or runtime.transform()).inverse(pair)

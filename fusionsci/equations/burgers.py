@@ -1,0 +1,54 @@
+"""Viscous Burgers equation."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .base import Equation
+
+
+class Burgers(Equation):
+    r"""Viscous Burgers: ``u_t + u u_x = nu u_xx``.
+
+    Default set-up (the classic PINN benchmark of Raissi et al. and Basdevant et al.):
+    ``x in [-1, 1]``, ``u0 = -sin(pi x)``, ``nu = 0.01/pi``. The solution is odd and
+    2-periodic, so the periodic spectral solver also satisfies ``u(+-1, t) = 0``; a
+    steep internal layer of width ``~ nu`` forms at ``x = 0`` near ``t = 1/pi``.
+    Exact solution by the Cole-Hopf transform (``fusionsci.reference.cole_hopf``).
+
+    Linear part ``nu u_xx`` (symbol ``-nu k^2``); nonlinear part ``-u u_x``.
+    """
+
+    name = "burgers"
+    summary = "viscous Burgers u_t + u u_x = nu u_xx"
+    parameters = {"nu": 0.01 / math.pi}
+    bounds = ((-1.0, 1.0),)
+    default_n = 512
+    default_t_end = 1.0
+
+    def check_params(self, p):
+        if isinstance(p["nu"], (int, float)) and p["nu"] <= 0:
+            raise ValueError(f"Burgers: nu={p['nu']} must be positive")
+
+    def linear(self, d, p):
+        return {"u": p["nu"] * d["u_xx"]}
+
+    def nonlinear(self, d, p):
+        return {"u": -d["u"] * d["u_x"]}
+
+    def initial_condition(self, grid, seed=None):
+        (x,) = grid.mesh()
+        return -np.sin(math.pi * x)[None]
+
+    def exact(self, grid, t):
+        p = self.params
+        default = (self.bounds == ((-1.0, 1.0),) and grid.bounds == self.bounds and isinstance(p["nu"], float))
+        if not default:
+            return None
+        from ..reference.cole_hopf import burgers_cole_hopf
+        (x,) = grid.mesh()
+        return burgers_cole_hopf(x, t, nu=p["nu"])[None]
+
+    def max_speed(self, u, p):
+        return float(np.abs(u).max())

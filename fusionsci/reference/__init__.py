@@ -1,0 +1,1 @@
+"""Reference (exact or high-accuracy) solutions in NumPy, for verification."""

@@ -1,0 +1,341 @@
+"""The classical solver: equation + grid + time stepper -> trajectory.
+
+    sol = fusionsci.solve(Burgers(), n=1024, t_end=1.0, n_save=11, dtype="float64")
+    sol.t, sol.u            # (n_save,), (batch, n_save, channels, *space)
+
+:class:`Solver` does the work and is the piece to reuse (differentiable rollouts,
+data generation): it picks the semi-discretisation from the grid kind (periodic:
+Fourier pseudo-spectral; nodes: finite differences; cells: finite volumes),
+compiles ``k`` steps into one MindSpore graph, and checks for NaN/Inf after every
+chunk (a :class:`~fusionsci.errors.DivergenceError` names the first bad step).
+
+Methods: ``etdrk4`` (stiff semi-linear, spectral), ``ars222``/``imex`` and
+``imex_euler`` (implicit linear part, spectral), ``rk4``, ``ssprk3``, ``euler``
+(explicit), ``dopri5``/``adaptive`` (embedded 5(4) pair with error control).
+"""
+from __future__ import annotations
+
+import math
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import mindspore as ms
+from mindspore import ops, Tensor
+
+from . import runtime
+from .domain.grid import Grid
+from .equations.base import Equation
+from .errors import DivergenceError, StabilityWarning, require_positive
+from .numerics import steppers as st
+
+METHODS = ("etdrk4", "ars222", "imex_euler", "rk4", "ssprk3", "euler", "dopri5")
+ALIASES = {"imex": "ars222", "adaptive": "dopri5", "etd": "etdrk4"}
+_SPLIT = ("etdrk4", "ars222", "imex_euler")        # need a diagonal linear symbol
+
+
+def make_discretization(eq: Equation, grid: Grid, dtype=None):
+    """The semi-discretisation matching the grid kind."""
+    if grid.kind == "periodic":
+        from .discretization.spectral import SpectralDiscretization
+        return SpectralDiscretization(eq, grid, dtype)
+    if grid.kind == "nodes":
+        from .discretization.finite_difference import FDDiscretization
+        return FDDiscretization(eq, grid, dtype)
+    from .discretization.finite_volume import FVDiscretization
+    return FVDiscretization(eq, grid, dtype)
+
+
+def _method_name(method: str) -> str:
+    m = ALIASES.get(str(method).lower(), str(method).lower())
+    if m not in METHODS:
+        raise ValueError(f"method={method!r} is not known; choose from {', '.join(METHODS + tuple(ALIASES))}")
+    return m
+
+
+class Solver:
+    """A compiled time integrator for one equation on one grid.
+
+    Args:
+        eq: the equation (its ``params`` are the default parameters).
+        grid: a :class:`Grid`; default ``eq.grid(n)``.
+        n: points per axis when ``grid`` is not given.
+        method: see module docstring; default ``eq.default_method`` (explicit RK4 when the
+            equation's default needs a spectral grid and the grid is not periodic).
+        dtype: ``'float32'`` / ``'float64'``; default from the runtime policy.
+        chunk: steps compiled into one graph call.
+        cfl: safety factor of the automatic time step.
+    """
+
+    def __init__(self, eq: Equation, grid: Grid | None = None, *, n=None, method: str | None = None, dtype=None,
+                 chunk: int = 10, cfl: float = 0.5):
+        if not isinstance(eq, Equation):
+            raise TypeError(f"eq must be a fusionsci Equation, got {type(eq).__name__}")
+        self.eq = eq
+        self.grid = eq.grid(n) if grid is None else grid
+        self.disc = make_discretization(eq, self.grid, dtype)
+        self.dtype = self.disc.dtype
+        m = _method_name(method or eq.default_method)
+        if m in _SPLIT and self.disc.kind != "spectral":
+            if method is not None:
+                raise ValueError(f"method={m!r} needs a periodic (spectral) grid; this grid is {self.grid.kind!r}")
+            m = getattr(self.disc, "default_method", "rk4")
+        self.method = m
+        self.chunk = require_positive("chunk", chunk, integer=True)
+        self.cfl = require_positive("cfl", cfl)
+        self._compiled = {}
+
+    # -- state ------------------------------------------------------------------------------------
+    def initial_state(self, u0=None, seed: int | None = None):
+        """A physical initial field as a tensor ``(batch, channels, *space)``; ``u0`` may be a NumPy
+        array or tensor of shape ``space``, ``(channels, *space)`` or ``(batch, channels, *space)``;
+        default: the equation's initial condition."""
+        if u0 is None:
+            u0 = self.eq.initial_condition(self.grid, seed=seed)
+        arr = u0 if isinstance(u0, Tensor) else Tensor(np.asarray(u0, dtype=np.float64), self.dtype)
+        arr = arr.astype(self.dtype)
+        nf, sp = len(self.eq.fields), self.grid.shape
+        if tuple(arr.shape) == sp and nf == 1:
+            arr = arr.reshape((1, 1) + sp)
+        elif tuple(arr.shape) == (nf,) + sp:
+            arr = arr.reshape((1, nf) + sp)
+        elif not (arr.ndim == len(sp) + 2 and tuple(arr.shape[1:]) == (nf,) + sp):
+            raise ValueError(f"u0 has shape {tuple(arr.shape)}; expected {sp}, {(nf,) + sp} or (batch, {nf}, "
+                             f"{', '.join(map(str, sp))}) for {type(self.eq).__name__} on {self.grid}")
+        return arr
+
+    # -- time step --------------------------------------------------------------------------------
+    def stable_dt(self, u0, p=None) -> float:
+        """A stable step for this method: ``cfl * dx / max|speed|`` for the nonlinear advection and,
+        for explicit methods, the linear stiffness bound ``|dt L_k|`` inside the stability region."""
+        p = self.eq.params if p is None else p
+        u = u0.asnumpy() if isinstance(u0, Tensor) else np.asarray(u0)
+        speed = float(self.eq.max_speed(u, _numeric(p)))
+        dt = st.cfl_dt(speed, self.grid.dx, self.cfl)
+        if self.method not in _SPLIT:
+            dt = min(dt, self.disc_linear_dt(p))
+        if not math.isfinite(dt):
+            dt = self.cfl * self.grid.dx
+        return dt
+
+    def disc_linear_dt(self, p) -> float:
+        tab = st.TABLEAUX[self.method]
+        if self.disc.kind == "spectral":
+            re, im = self.disc.spectral_radius(self.disc.linear_symbol(self.params(p)))
+            return 0.9 * st.explicit_linear_dt(tab, re, im)
+        return 0.9 * self.disc.explicit_dt(tab, p)
+
+    # -- coefficients and the step function ---------------------------------------------------------
+    def coefficients(self, dt: float, p=None):
+        """Everything the step needs that depends on ``dt`` and the parameters (differentiable)."""
+        p = self.params(p)
+        if self.method in _SPLIT:
+            L = self.disc.linear_symbol(p)
+            if self.method == "etdrk4":
+                return st.etdrk4_coefficients(L, dt)
+            return st.imex_coefficients(L, dt, self.method)
+        consts = st.rk_constants(st.TABLEAUX[self.method], dt, self.dtype, with_error=self.method == "dopri5")
+        if self.disc.kind == "spectral":
+            return self.disc.linear_symbol(p) + consts
+        return consts
+
+    def params(self, p=None) -> dict:
+        """Parameters as 0-d tensors of the solver dtype (Python floats would be rounded to float32
+        where they meet a tensor); tensors passed in are kept, so gradients flow to them."""
+        p = self.eq.params if p is None else p
+        out = {}
+        for k, v in p.items():
+            out[k] = v.astype(self.dtype) if isinstance(v, Tensor) else Tensor(np.float64(v), self.dtype)
+        return out
+
+    def _step_fn(self, dt: float):
+        disc, method = self.disc, self.method
+
+        if method in _SPLIT:
+            def step(s, coef, p):
+                def nonlinear(x):
+                    return disc.nonlinear(x, p)
+                if method == "etdrk4":
+                    return st.etdrk4_step(nonlinear, s, coef)
+                if method == "ars222":
+                    return st.ars222_step(nonlinear, s, coef)
+                return st.imex_euler_step(nonlinear, s, coef)
+            return step
+        tab = st.TABLEAUX[method]
+        n_lin = 2 if disc.kind == "spectral" else 0
+
+        def step(s, coef, p):
+            L = coef[:n_lin]
+
+            def rhs(x):
+                return disc.rhs(x, p, L)
+            return st.rk_step(rhs, s, coef[n_lin:], tab)
+        return step
+
+    def advance_fn(self, dt: float, steps: int):
+        """A compiled function ``(state, coef, p) -> state`` doing ``steps`` steps."""
+        key = (float(dt), int(steps))
+        if key not in self._compiled:
+            one = self._step_fn(float(dt))
+
+            def advance(s, coef, p):
+                # fresh tensors: MindSpore 2.10 mis-specialises a function called on a computed pair
+                # and later on a mutable graph input ("Mul: other's type Int64")
+                s = tuple([x * 1.0 for x in s])
+                for _ in range(steps):
+                    s = one(s, coef, p)
+                return s
+            compiled = runtime.jit(advance)
+
+            def call(s, coef, p):
+                # tuples of tensors are constants to ms.jit unless marked mutable (else it recompiles
+                # on every call); coefficient tuples are flat because nested ones do not compile
+                return compiled(ms.mutable(tuple(s)), ms.mutable(tuple(coef)), _mutable_params(p))
+            self._compiled[key] = call
+        return self._compiled[key]
+
+    # -- integration --------------------------------------------------------------------------------
+    def run(self, u0, n_steps: int, dt: float, p=None, *, save_every: int | None = None, check: bool = True,
+            progress: bool = False):
+        """Advance ``n_steps`` steps of size ``dt`` from physical ``u0``.
+
+        Returns the final physical state (a tensor, differentiable with respect to ``u0`` and
+        tensor-valued parameters in ``p``) or, with ``save_every``, the list of states every
+        ``save_every`` steps (including the initial one).
+        """
+        n_steps = require_positive("n_steps", n_steps, integer=True) if n_steps != 0 else 0
+        dt = require_positive("dt", dt)
+        p = self.params(p)
+        coef = self.coefficients(dt, p)
+        s = self.disc.to_state(self.initial_state(u0))
+        every = save_every or n_steps
+        saved = [self.disc.to_physical(s)] if save_every else None
+        done, t0 = 0, time.perf_counter()
+        while done < n_steps:
+            target = min(n_steps, (done // every + 1) * every)
+            while done < target:
+                k = self.chunk if target - done >= self.chunk else 1   # two compiled graphs only
+                s_new = self.advance_fn(dt, k)(s, coef, p)
+                if check and not _finite(s_new):
+                    self._locate_divergence(s, coef, p, dt, done, k)
+                s, done = s_new, done + k
+            if save_every:
+                saved.append(self.disc.to_physical(s))
+            if progress:
+                _progress(done, n_steps, t0)
+        if progress:
+            sys.stderr.write("\n")
+        return saved if save_every else self.disc.to_physical(s)
+
+    def _locate_divergence(self, s, coef, p, dt, done, k):
+        one = self.advance_fn(dt, 1)
+        for j in range(k):
+            s_next = one(s, coef, p)
+            if not _finite(s_next):
+                bad = _first_bad_field(self.disc.to_physical(s_next), self.eq.fields)
+                raise DivergenceError(done + j + 1, f"field {bad!r}", t=(done + j + 1) * dt,
+                                      last_good=self.disc.to_physical(s))
+            s = s_next
+        raise DivergenceError(done + k, "state", t=(done + k) * dt, last_good=self.disc.to_physical(s))
+
+    def rollout(self, u0=None, t_end: float | None = None, n_save: int = 11, dt: float | None = None, p=None,
+                *, stability: str = "warn", progress: bool = False):
+        """Integrate to ``t_end`` and return a :class:`Solution` with ``n_save`` snapshots at
+        ``linspace(0, t_end, n_save)``. ``dt`` defaults to :meth:`stable_dt` (shrunk so that the
+        save times are hit exactly). ``stability='warn'|'raise'|'ignore'`` for a ``dt`` above the
+        estimated limit."""
+        t_end = self.eq.default_t_end if t_end is None else require_positive("t_end", t_end)
+        n_save = require_positive("n_save", n_save, integer=True)
+        if n_save < 2:
+            raise ValueError(f"n_save={n_save} must be at least 2 (the initial and the final state)")
+        if stability not in ("warn", "raise", "ignore"):
+            raise ValueError(f"stability={stability!r}: use 'warn', 'raise' or 'ignore'")
+        p = self.eq.params if p is None else p
+        u = self.initial_state(u0)
+        limit = self.stable_dt(u, p)
+        if dt is None:
+            dt = limit
+        else:
+            dt = require_positive("dt", dt)
+            if dt > limit * 1.0001 and stability != "ignore":
+                msg = (f"dt={dt:.4g} exceeds the estimated stability limit {limit:.4g} of {self.method} for "
+                       f"{type(self.eq).__name__} on n={self.grid.shape}")
+                if stability == "raise":
+                    raise ValueError(msg)
+                warnings.warn(msg, StabilityWarning, stacklevel=2)
+        interval = t_end / (n_save - 1)
+        per_save = max(1, math.ceil(interval / dt * (1 - 1e-12)))
+        dt_used = interval / per_save
+        if self.method == "dopri5":
+            from .adaptive import integrate_adaptive
+            return integrate_adaptive(self, u, t_end, n_save, p, dt0=dt, progress=progress)
+        t0 = time.perf_counter()
+        states = self.run(u, per_save * (n_save - 1), dt_used, p, save_every=per_save, progress=progress)
+        wall = time.perf_counter() - t0
+        traj = np.stack([x.asnumpy() for x in states], axis=1)
+        return Solution(eq=self.eq, grid=self.grid, t=np.linspace(0.0, t_end, n_save), u=traj,
+                        dt=dt_used, n_steps=per_save * (n_save - 1), method=self.method, wall_s=wall)
+
+
+def _mutable_params(p: dict) -> dict:
+    out = {}
+    for k, v in p.items():
+        out[k] = ms.mutable(v)
+    return out
+
+
+def _numeric(p: dict) -> dict:
+    out = {}
+    for k, v in p.items():
+        out[k] = float(v.asnumpy()) if isinstance(v, Tensor) and v.size == 1 else v
+    return out
+
+
+def _finite(s) -> bool:
+    for x in s:
+        if not bool(ops.isfinite(x).all().asnumpy()):
+            return False
+    return True
+
+
+def _first_bad_field(u, fields) -> str:
+    for c, f in enumerate(fields):
+        if not bool(ops.isfinite(u[:, c]).all().asnumpy()):
+            return f
+    return fields[0]
+
+
+def _progress(done: int, total: int, t0: float) -> None:
+    el = time.perf_counter() - t0
+    rate = done / el if el > 0 else float("inf")
+    eta = (total - done) / rate if rate > 0 else float("nan")
+    sys.stderr.write(f"\r  step {done}/{total}  {rate:,.0f} steps/s  elapsed {el:.1f}s  eta {eta:.1f}s   ")
+    sys.stderr.flush()
+
+
+@dataclass
+class Solution:
+    """A trajectory: ``u`` has shape ``(batch, n_save, channels, *space)`` at times ``t``."""
+    eq: Equation
+    grid: Grid
+    t: np.ndarray
+    u: np.ndarray
+    dt: float
+    n_steps: int
+    method: str
+    wall_s: float
+    info: dict = field(default_factory=dict)
+
+    def field(self, name: str) -> np.ndarray:
+        """One field, ``(batch, n_save, *space)``."""
+        if name not in self.eq.fields:
+            raise KeyError(f"no field {name!r}; fields are {self.eq.fields}")
+        return self.u[:, :, self.eq.fields.index(name)]
+
+
+def solve(eq: Equation, n=None, t_end: float | None = None, n_save: int = 11, dt: float | None = None,
+          method: str | None = None, dtype=None, u0=None, grid: Grid | None = None, **kw) -> Solution:
+    """Solve ``eq`` from its default (or the given) initial condition; see :class:`Solver`."""
+    return Solver(eq, grid, n=n, method=method, dtype=dtype).rollout(u0, t_end, n_save, dt, **kw)
