@@ -144,10 +144,19 @@ def _apply_device(st: RuntimeState) -> None:
         st.cpu_tuning = "off (not on CPU)"
     import mindspore as ms
     target = {"cpu": "CPU", "gpu": "GPU", "ascend": "Ascend"}[st.device]
-    if hasattr(ms, "set_device"):
-        ms.set_device(target)
-    else:  # MindSpore < 2.5
-        ms.set_context(device_target=target)
+    try:
+        if hasattr(ms, "set_device"):
+            ms.set_device(target)
+        else:  # MindSpore < 2.5
+            ms.set_context(device_target=target)
+    except RuntimeError as exc:
+        # MindSpore fixes the device once its runtime has started (the user ran ops before
+        # configuring fusionsci); keep that device if it is the one asked for.
+        current = str(ms.get_context("device_target")).lower()
+        if current != st.device:
+            raise DeviceUnavailableError(
+                f"MindSpore already runs on {current!r}; call fusionsci.runtime.configure(device=...) "
+                f"before any MindSpore operation to use {st.device!r}") from exc
 
 
 def state() -> RuntimeState:

@@ -65,12 +65,13 @@ class Solver:
         method: see module docstring; default ``eq.default_method`` (explicit RK4 when the
             equation's default needs a spectral grid and the grid is not periodic).
         dtype: ``'float32'`` / ``'float64'``; default from the runtime policy.
-        chunk: steps compiled into one graph call.
+        chunk: steps compiled into one graph call; default by discretisation (spectral 10,
+            finite differences 4, finite volumes 1: WENO graphs are large and slow to compile).
         cfl: safety factor of the automatic time step.
     """
 
     def __init__(self, eq: Equation, grid: Grid | None = None, *, n=None, method: str | None = None, dtype=None,
-                 chunk: int = 10, cfl: float = 0.5):
+                 chunk: int | None = None, cfl: float = 0.5):
         if not isinstance(eq, Equation):
             raise TypeError(f"eq must be a fusionsci Equation, got {type(eq).__name__}")
         self.eq = eq
@@ -83,7 +84,8 @@ class Solver:
                 raise ValueError(f"method={m!r} needs a periodic (spectral) grid; this grid is {self.grid.kind!r}")
             m = getattr(self.disc, "default_method", "rk4")
         self.method = m
-        self.chunk = require_positive("chunk", chunk, integer=True)
+        default_chunk = {"spectral": 10, "finite_difference": 4, "finite_volume": 1}[self.disc.kind]
+        self.chunk = default_chunk if chunk is None else require_positive("chunk", chunk, integer=True)
         self.cfl = require_positive("cfl", cfl)
         self._compiled = {}
 
@@ -150,7 +152,7 @@ class Solver:
             out[k] = v.astype(self.dtype) if isinstance(v, Tensor) else Tensor(np.float64(v), self.dtype)
         return out
 
-    def _step_fn(self, dt: float):
+    def _step_fn(self):
         disc, method = self.disc, self.method
 
         if method in _SPLIT:
@@ -174,36 +176,69 @@ class Solver:
             return st.rk_step(rhs, s, coef[n_lin:], tab)
         return step
 
-    def advance_fn(self, dt: float, steps: int):
-        """A compiled function ``(state, coef, p) -> state`` doing ``steps`` steps."""
-        key = (float(dt), int(steps))
-        if key not in self._compiled:
-            one = self._step_fn(float(dt))
+    def _graph_params(self):
+        names = tuple(self.eq.params)
 
-            def advance(s, coef, p):
+        def unpack(values):
+            p = {}
+            for i in range(len(names)):
+                p[names[i]] = values[i]
+            return p
+        return names, unpack
+
+    def advance_fn(self, steps: int):
+        """A compiled function ``(state, coef, p) -> state`` doing ``steps`` unrolled steps
+        (differentiable by ``ms.grad``); ``coef`` from :meth:`coefficients` carries ``dt``, so one
+        compiled graph serves every step size."""
+        key = int(steps)
+        if key not in self._compiled:
+            one = self._step_fn()
+            names, unpack = self._graph_params()
+
+            def advance(s, coef, values):
+                p = unpack(values)
                 # fresh tensors: MindSpore 2.10 mis-specialises a function called on a computed pair
                 # and later on a mutable graph input ("Mul: other's type Int64")
-                s = tuple([x * 1.0 for x in s])
+                s = st.scale(1.0, s)
                 for _ in range(steps):
                     s = one(s, coef, p)
                 return s
-            compiled = runtime.jit(advance)
-
-            def call(s, coef, p):
-                # tuples of tensors are constants to ms.jit unless marked mutable (else it recompiles
-                # on every call); coefficient tuples are flat because nested ones do not compile
-                return compiled(ms.mutable(tuple(s)), ms.mutable(tuple(coef)), _mutable_params(p))
-            self._compiled[key] = call
+            self._compiled[key] = _with_mutable_args(runtime.jit(advance), names)
         return self._compiled[key]
+
+    def loop_fn(self):
+        """A compiled function ``(state, coef, p, n) -> state`` doing ``n`` steps in a graph-level
+        loop: compiled once for any ``n``, but not differentiable on CPU (use :meth:`advance_fn`)."""
+        if "loop" not in self._compiled:
+            one = self._step_fn()
+            names, unpack = self._graph_params()
+
+            def loop(s, coef, values, n):
+                p = unpack(values)
+                s = st.scale(1.0, s)
+                i = Tensor(0, ms.int32)
+                while i < n:
+                    s = one(s, coef, p)
+                    i = i + 1
+                return s
+            compiled = runtime.jit(loop)
+            call = _with_mutable_args(compiled, names)
+
+            def run_n(s, coef, p, n):
+                return call(s, coef, p, Tensor(int(n), ms.int32))
+            self._compiled["loop"] = run_n
+        return self._compiled["loop"]
 
     # -- integration --------------------------------------------------------------------------------
     def run(self, u0, n_steps: int, dt: float, p=None, *, save_every: int | None = None, check: bool = True,
-            progress: bool = False):
+            progress: bool = False, differentiable: bool = True):
         """Advance ``n_steps`` steps of size ``dt`` from physical ``u0``.
 
         Returns the final physical state (a tensor, differentiable with respect to ``u0`` and
         tensor-valued parameters in ``p``) or, with ``save_every``, the list of states every
-        ``save_every`` steps (including the initial one).
+        ``save_every`` steps (including the initial one). ``differentiable=False`` runs each save
+        interval as one graph-level loop (:meth:`loop_fn`: compiled once, faster to start, but
+        ``ms.grad`` cannot pass through it on CPU).
         """
         n_steps = require_positive("n_steps", n_steps, integer=True) if n_steps != 0 else 0
         dt = require_positive("dt", dt)
@@ -216,8 +251,12 @@ class Solver:
         while done < n_steps:
             target = min(n_steps, (done // every + 1) * every)
             while done < target:
-                k = self.chunk if target - done >= self.chunk else 1   # two compiled graphs only
-                s_new = self.advance_fn(dt, k)(s, coef, p)
+                if differentiable:
+                    k = self.chunk if target - done >= self.chunk else 1   # two compiled graphs only
+                    s_new = self.advance_fn(k)(s, coef, p)
+                else:
+                    k = target - done
+                    s_new = self.loop_fn()(s, coef, p, k)
                 if check and not _finite(s_new):
                     self._locate_divergence(s, coef, p, dt, done, k)
                 s, done = s_new, done + k
@@ -230,7 +269,7 @@ class Solver:
         return saved if save_every else self.disc.to_physical(s)
 
     def _locate_divergence(self, s, coef, p, dt, done, k):
-        one = self.advance_fn(dt, 1)
+        one = self.advance_fn(1)
         for j in range(k):
             s_next = one(s, coef, p)
             if not _finite(s_next):
@@ -241,11 +280,11 @@ class Solver:
         raise DivergenceError(done + k, "state", t=(done + k) * dt, last_good=self.disc.to_physical(s))
 
     def rollout(self, u0=None, t_end: float | None = None, n_save: int = 11, dt: float | None = None, p=None,
-                *, stability: str = "warn", progress: bool = False):
+                *, stability: str = "warn", progress: bool = False, rtol: float = 1e-6, atol: float = 1e-9):
         """Integrate to ``t_end`` and return a :class:`Solution` with ``n_save`` snapshots at
         ``linspace(0, t_end, n_save)``. ``dt`` defaults to :meth:`stable_dt` (shrunk so that the
         save times are hit exactly). ``stability='warn'|'raise'|'ignore'`` for a ``dt`` above the
-        estimated limit."""
+        estimated limit. ``rtol``/``atol``: error tolerances of the adaptive method ``dopri5``."""
         t_end = self.eq.default_t_end if t_end is None else require_positive("t_end", t_end)
         n_save = require_positive("n_save", n_save, integer=True)
         if n_save < 2:
@@ -270,20 +309,23 @@ class Solver:
         dt_used = interval / per_save
         if self.method == "dopri5":
             from .adaptive import integrate_adaptive
-            return integrate_adaptive(self, u, t_end, n_save, p, dt0=dt, progress=progress)
+            return integrate_adaptive(self, u, t_end, n_save, p, dt0=dt, rtol=rtol, atol=atol, progress=progress)
         t0 = time.perf_counter()
-        states = self.run(u, per_save * (n_save - 1), dt_used, p, save_every=per_save, progress=progress)
+        states = self.run(u, per_save * (n_save - 1), dt_used, p, save_every=per_save, progress=progress,
+                          differentiable=False)
         wall = time.perf_counter() - t0
         traj = np.stack([x.asnumpy() for x in states], axis=1)
         return Solution(eq=self.eq, grid=self.grid, t=np.linspace(0.0, t_end, n_save), u=traj,
                         dt=dt_used, n_steps=per_save * (n_save - 1), method=self.method, wall_s=wall)
 
 
-def _mutable_params(p: dict) -> dict:
-    out = {}
-    for k, v in p.items():
-        out[k] = ms.mutable(v)
-    return out
+def _with_mutable_args(compiled, names):
+    """Call ``compiled(state, coef, param_values, *rest)`` with its tensor tuples marked mutable:
+    ms.jit treats tuples of tensors as constants and would recompile on every new value."""
+    def call(s, coef, p, *rest):
+        values = ms.mutable(tuple(p[k] for k in names)) if names else ()
+        return compiled(ms.mutable(tuple(s)), ms.mutable(tuple(coef)), values, *rest)
+    return call
 
 
 def _numeric(p: dict) -> dict:

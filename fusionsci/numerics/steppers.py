@@ -39,13 +39,20 @@ from .fourier import cmul, cadd, cscale
 
 
 # -- tuple arithmetic ------------------------------------------------------------------------------
+# (plain loops: inside ms.jit a comprehension over tensors runs as Python and loses gradients)
 def axpy(a, x, y):
-    """``y + a x`` for tuple states (``a`` a Python or tensor scalar)."""
-    return tuple([yi + a * xi for xi, yi in zip(x, y)])
+    """``y + a x`` for tuple states (``a`` a tensor scalar)."""
+    out = []
+    for i in range(len(x)):
+        out.append(y[i] + a * x[i])
+    return tuple(out)
 
 
 def scale(a, x):
-    return tuple([a * xi for xi in x])
+    out = []
+    for i in range(len(x)):
+        out.append(a * x[i])
+    return tuple(out)
 
 
 # -- explicit Runge-Kutta ------------------------------------------------------------------------

@@ -1,0 +1,7 @@
+"""``python -m fusionsci``: see :mod:`fusionsci.cli`."""
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
