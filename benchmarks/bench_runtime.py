@@ -67,6 +67,7 @@ def summarise(runs: dict) -> list:
         for value, label in VARIANTS:
             meds = [r["cases"][case]["median_ms"] for r in runs[value]]
             row[f"{label}_ms"] = statistics.median(meds)
+            row[f"{label}_runs_ms"] = meds           # per-process medians: the spread shows machine load
             row[f"{label}_min_ms"] = min(r["cases"][case]["min_ms"] for r in runs[value])
         row["ratio"] = row["default_ms"] / row["blocking_ms"]
         results.append(row)
@@ -102,10 +103,20 @@ def main(argv=None) -> int:
         b = f"{r['blocking_ms']:.3f} ({r['blocking_min_ms']:.3f})"
         print(f"  {r['case']:<16}  {a:>24}  {b:>24}  {r['ratio']:>5.1f}x")
     print("  ratio = time without / time with the setting (> 1: the setting helps)")
+    if rounds > 1:
+        for r in results:
+            spread = "; ".join(f"{label}: " + ", ".join(f"{m:.2f}" for m in r[f"{label}_runs_ms"])
+                               for _, label in VARIANTS)
+            print(f"  per-process medians, {r['case']}: {spread}")
+    try:
+        load = os.getloadavg()[0]
+        print(f"  load average during the run: {load:.1f} on {os.cpu_count()} cores (busy machines blur the effect)")
+    except OSError:
+        load = None
     if args.json:
         import mindspore
         meta = {"device": first["device"], "cpu_count": os.cpu_count(), "mindspore": mindspore.__version__,
-                "python": platform.python_version(), "rounds": rounds, "repeat": repeat}
+                "python": platform.python_version(), "rounds": rounds, "repeat": repeat, "load_average": load}
         print(json.dumps({"bench": "runtime", "results": results, "meta": meta}))
     return 0
 

@@ -194,16 +194,28 @@ class Solver:
         if key not in self._compiled:
             one = self._step_fn()
             names, unpack = self._graph_params()
+            counts = {}
 
-            def advance(s, coef, values):
-                p = unpack(values)
+            def advance(*args):
+                ns, nc = counts["s"], counts["c"]
+                s = args[:ns]
+                coef = args[ns:ns + nc]
+                p = unpack(args[ns + nc:])
                 # fresh tensors: MindSpore 2.10 mis-specialises a function called on a computed pair
-                # and later on a mutable graph input ("Mul: other's type Int64")
+                # and later on a graph input ("Mul: other's type Int64")
                 s = st.scale(1.0, s)
                 for _ in range(steps):
                     s = one(s, coef, p)
                 return s
-            self._compiled[key] = _with_mutable_args(runtime.jit(advance), names)
+            compiled = runtime.jit(advance)
+
+            def call(s, coef, p):
+                # every tensor a positional argument: tuples of tensors would be constants to ms.jit
+                # (recompiling per call), and as mutable tuples their gradients are lost under ms.grad
+                # when the function is called more than once (MindSpore 2.10, measured)
+                counts["s"], counts["c"] = len(s), len(coef)
+                return compiled(*s, *coef, *(p[k] for k in names))
+            self._compiled[key] = call
         return self._compiled[key]
 
     def loop_fn(self):
@@ -248,10 +260,14 @@ class Solver:
         every = save_every or n_steps
         saved = [self.disc.to_physical(s)] if save_every else None
         done, t0 = 0, time.perf_counter()
+        # graph-level loops compile the spectral step once; the stencil code of the finite-difference
+        # and finite-volume paths does not compile inside a loop ("Tensor should have a shape",
+        # MindSpore 2.10), so those run unrolled chunks
+        use_loop = not differentiable and self.disc.kind == "spectral"
         while done < n_steps:
             target = min(n_steps, (done // every + 1) * every)
             while done < target:
-                if differentiable:
+                if not use_loop:
                     k = self.chunk if target - done >= self.chunk else 1   # two compiled graphs only
                     s_new = self.advance_fn(k)(s, coef, p)
                 else:

@@ -9,7 +9,7 @@ Each ``plot_*`` function takes an optional ``ax``; without it a new one-panel fi
 made.  They return ``(fig, ax)``.  Arrays are NumPy (or anything ``np.asarray`` accepts,
 e.g. a MindSpore tensor's ``asnumpy()``); fields are indexed ``[t, x]`` for space-time
 data and ``[x, y]`` (``indexing='ij'``, the fusionsci grid convention) for 2D fields.
-Leading axes of size one (batch, channel) are dropped, so a trajectory
+Axes of size one (batch, channel) are dropped, so a trajectory
 ``Solution.u[0, :, 0]`` or ``Solution.u`` of a single-field single-sample run both work.
 
 Requires the ``plots`` extra (``pip install 'fusionsci[plots]'``).
@@ -79,7 +79,7 @@ def plot_spacetime(u, x, t, ax=None, title: str | None = "u(x, t)", cmap: str = 
     """Space-time image of a 1D trajectory, time to the right and ``x`` upwards.
 
     Args:
-        u: ``(Nt, Nx)`` (leading axes of size one are dropped, e.g. ``Solution.u``).
+        u: ``(Nt, Nx)`` (axes of size one are dropped, e.g. ``Solution.u``).
         x, t: the ``Nx`` coordinates and ``Nt`` times.
         symmetric: colour range ``[-max|u|, max|u|]`` (a diverging map centred on 0).
     Returns ``(fig, ax)``.
@@ -107,7 +107,7 @@ def plot_error(u, u_ref, x, t, ax=None, title: str | None = "|u - u_ref|", floor
     """Space-time image of the pointwise error ``|u - u_ref|`` on a logarithmic colour scale.
 
     Args:
-        u, u_ref: ``(Nt, Nx)`` each (leading axes of size one are dropped).
+        u, u_ref: ``(Nt, Nx)`` each (axes of size one are dropped).
         floor: smallest error shown (errors below are clipped to it); default
             ``max error * 1e-10`` or ``1e-16``, whichever is larger.
     Returns ``(fig, ax)``.
@@ -177,7 +177,7 @@ def plot_field2d(w, x, y, ax=None, title: str | None = None, cmap: str = "RdBu_r
                  colorbar: bool = True):
     """A 2D field ``w[x, y]`` (``indexing='ij'``) as an image with equal axis scales.
 
-    Leading axes of size one are dropped, so ``Solution.u[0, -1, 0]`` or a ``(1, 1, Nx, Ny)``
+    Axes of size one are dropped, so ``Solution.u[0, -1, 0]`` or a ``(1, 1, Nx, Ny)``
     array both work. Returns ``(fig, ax)``.
     """
     w = _squeeze_to(w, 2, "w")

@@ -66,7 +66,7 @@ def test_kolmogorov_laminar_state_is_stationary():
     np.testing.assert_allclose(lam[0], -0.5 * np.cos(2 * y) / (0.05 * 2), atol=1e-13)
     sol = s.rollout(t_end=1.0, n_save=2)
     assert sol.n_steps >= 10
-    assert rel_err(sol.u[0, -1], lam) <= 1e-10                               # measured 1.4e-15
+    assert rel_err(sol.u[0, -1], lam) <= 1e-10                               # measured 4.8e-15 (26 steps)
 
 
 # -- KdV, KS ---------------------------------------------------------------------------------------
@@ -101,7 +101,7 @@ def test_allen_cahn_max_principle_and_energy_decay():
     s = Solver(eq, dtype=F64)
     sol = s.rollout(t_end=20.0, n_save=5)
     u = sol.u[0, :, 0]
-    assert np.abs(u).max() <= 1.0 + 1e-12
+    assert np.abs(u).max() <= 1.0 + 1e-12                                     # 0.99986
     E = eq.energy(u, s.grid)
     assert np.all(np.diff(E) <= 1e-12 * E[0])
     # after the first annihilation two isolated interfaces remain: E = 2 sigma (measured 0.23-0.28% below)
@@ -159,7 +159,7 @@ def test_gray_scott_uniform_and_steady_states():
     # the Pearson start stays finite and (nearly) within the physical range
     sol = s.rollout(t_end=100.0, n_save=3)
     assert np.isfinite(sol.u).all()
-    assert sol.u[0, :, 1].min() > -0.02 and sol.u[0, :, 0].min() > 0 and sol.u.max() < 1.02
+    assert sol.u[0, :, 1].min() > -1e-4 and sol.u[0, :, 0].min() > 0 and sol.u.max() < 1.001   # -9.5e-6, 1.00008
 
 
 # -- wave ------------------------------------------------------------------------------------------
@@ -176,13 +176,17 @@ def test_wave_standing_wave_rk4():
         assert abs(p - 4) <= 0.2
     # the default travelling pulse at the automatic (CFL) step
     sol = s.rollout(t_end=1.0, n_save=2)
-    assert rel_err(sol.u[0, -1], eq.exact(s.grid, 1.0)) < 0.05
+    assert rel_err(sol.u[0, -1], eq.exact(s.grid, 1.0)) < 1e-2                # measured 1.1e-3
 
 
 # -- registry --------------------------------------------------------------------------------------
+#: the time-dependent families of this file (steady and other families are tested with their own modules)
+FAMILIES = ("burgers", "heat", "heat_2d", "advection", "kdv", "ks", "allen_cahn", "fisher_kpp", "gray_scott",
+            "navier_stokes", "kolmogorov", "wave")
+
+
 def test_registry_names_and_lookup():
-    for name in ("burgers", "heat", "heat_2d", "advection", "kdv", "ks", "allen_cahn", "fisher_kpp",
-                 "gray_scott", "navier_stokes", "kolmogorov", "wave"):
+    for name in FAMILIES:
         assert name in EQUATIONS and EQUATIONS[name].name == name
         assert issubclass(EQUATIONS[name], Equation)
     assert isinstance(get_equation("Kuramoto-Sivashinsky"), KuramotoSivashinsky)
@@ -211,7 +215,8 @@ def test_unphysical_parameters_are_refused(name, bad):
 
 
 def test_every_equation_runs_with_defaults():
-    for name, cls in EQUATIONS.items():
+    for name in FAMILIES:
+        cls = EQUATIONS[name]
         eq = get_equation(name)
         assert eq.summary and cls.__doc__ and eq.default_t_end > 0
         n = 16 if eq.ndim == 1 else 8
@@ -220,7 +225,7 @@ def test_every_equation_runs_with_defaults():
         assert u0.shape == (1, len(eq.fields)) + s.grid.shape
         dt = s.stable_dt(u0)
         assert math.isfinite(dt) and dt > 0, name
-        out = s.run(u0, 2, min(dt, 0.1 * eq.default_t_end)).asnumpy()
+        out = s.run(u0, 2, dt).asnumpy()
         assert np.isfinite(out).all(), name
         # the default grid gives a sensible automatic step too
         full = eq.grid()

@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 from .base import Equation
-from .heat import _check_positive, _number
+from .heat import _check_positive, _number, _reaction_speed
 
 #: zeros of the default initial condition (an even number keeps the product periodic)
 _ZEROS = (-0.7, -0.32, 0.2, 0.75)
@@ -79,7 +79,7 @@ class AllenCahn(Equation):
         return dens.sum(-1) * grid.dx
 
     def max_speed(self, u, p):
-        # spreading speed 2 sqrt(D r) of a perturbation with diffusivity eps^2 and growth rate
-        # r = max |1 - 3u^2| (the reaction's stiffness), in the KPP sense
+        # KPP spreading speed 2 sqrt(D r) with D = eps^2 and r = max |1 - 3u^2| (the reaction's
+        # stiffness), and at least r dx so that dt <= cfl / r on coarse grids
         rate = max(1.0, float(np.abs(1 - 3 * np.asarray(u) ** 2).max()))
-        return 2 * abs(_number(p["eps"])) * math.sqrt(rate)
+        return _reaction_speed(self, u, _number(p["eps"]) ** 2, rate)

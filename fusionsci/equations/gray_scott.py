@@ -1,12 +1,10 @@
 """Gray-Scott reaction-diffusion system."""
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from .base import Equation
-from .heat import _number
+from .heat import _number, _reaction_speed
 
 
 class GrayScott(Equation):
@@ -67,10 +65,11 @@ class GrayScott(Equation):
 
     def max_speed(self, u, p):
         # KPP spreading speed 2 sqrt(D r) with D the larger diffusivity and r the largest
-        # reaction rate (Jacobian entry) in the state: fronts of the patterns move about this fast
+        # reaction rate (Jacobian entry) in the state: fronts of the patterns move about this
+        # fast; at least r dx, so that dt <= cfl / r on coarse grids
         u = np.asarray(u)
         uu, vv = u[..., 0, :, :], u[..., 1, :, :]
         F, k = abs(_number(p["F"])), abs(_number(p["k"]))
         rate = max(float(np.abs(vv * vv).max()) + F, 2 * float(np.abs(uu * vv).max()) + F + k, 1e-12)
         D = max(abs(_number(p["Du"])), abs(_number(p["Dv"])))
-        return 2 * math.sqrt(D * rate)
+        return _reaction_speed(self, u, D, rate)

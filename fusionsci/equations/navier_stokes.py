@@ -148,7 +148,7 @@ class KolmogorovFlow(NavierStokes2D):
     summary = "2D Kolmogorov flow: forced turbulence with linear drag (Kochkov et al. 2021)"
     parameters = {"nu": 1e-3, "drag": 0.1, "amplitude": 1.0, "wavenumber": 4}
     default_n = 128
-    default_t_end = 20.0
+    default_t_end = 10.0
     _inits = ("random", "laminar")
 
     def __init__(self, init: str = "random", **params):
