@@ -81,8 +81,8 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, default=None, help="processes per variant (default 3, --quick 1)")
     ap.add_argument("--repeat", type=int, default=None, help="timed calls per process (default 200, --quick 50)")
     args = ap.parse_args(argv)
-    rounds = args.rounds or (1 if args.quick else 3)
-    repeat = args.repeat or (50 if args.quick else 200)
+    rounds = (1 if args.quick else 3) if args.rounds is None else args.rounds
+    repeat = (50 if args.quick else 200) if args.repeat is None else args.repeat
     if rounds < 1 or repeat < 1:
         ap.error("--rounds and --repeat must be positive")
     print(f"bench runtime: {rounds} process(es) per variant, {repeat} timed calls each, "

@@ -208,6 +208,8 @@ class SpectralDiscretization:
     # -- right-hand side -------------------------------------------------------------------------
     def derivatives(self, s) -> dict:
         """All derivative keys the nonlinear terms read, in physical space, from state ``s``."""
+        if not self._plan:
+            return {}
         re, im = s
         parts_re, parts_im = [], []
         for key, c, fac, power in self._plan:

@@ -17,6 +17,8 @@ from .fisher_kpp import FisherKPP
 from .gray_scott import GrayScott
 from .navier_stokes import NavierStokes2D, KolmogorovFlow
 from .wave import Wave
+from .euler import Euler1D
+from .elliptic import Poisson, Helmholtz, Darcy
 
 #: other spellings accepted by :func:`get_equation`
 ALIASES = {
@@ -70,4 +72,4 @@ def get_equation(name: str, **params) -> Equation:
 
 __all__ = ["Equation", "EQUATIONS", "ALIASES", "register", "get_equation", "Burgers", "Heat", "Heat2D", "Advection",
            "KdV", "KuramotoSivashinsky", "AllenCahn", "FisherKPP", "GrayScott", "NavierStokes2D",
-           "KolmogorovFlow", "Wave"]
+           "KolmogorovFlow", "Wave", "Euler1D", "Poisson", "Helmholtz", "Darcy"]
