@@ -9,7 +9,6 @@
 
 :func:`main` never raises for bad input: argument errors exit with status 2 (argparse),
 invalid values and numerical failures print ``error: ...`` and exit with status 1.
-MindSpore is imported only by the subcommands that need it, so ``--help`` is instant.
 """
 from __future__ import annotations
 
@@ -230,7 +229,7 @@ def _add_solve_parser(sub) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG, allow_abbrev=False, description="fusionsci: MindSpore-native AI+HPC scientific computing.",
-        epilog="MindSpore's own warnings are hidden (GLOG_v=3) unless GLOG_v is set.")
+        epilog="Set GLOG_v=3 to hide MindSpore's device-probe warnings.")
     parser.add_argument("--version", action="version", version=f"fusionsci {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -657,7 +656,6 @@ def _canonical_equation(argv: list) -> list:
 
 def main(argv=None) -> int:
     """Run the CLI with ``argv`` (default ``sys.argv[1:]``) and return the exit status."""
-    os.environ.setdefault("GLOG_v", "3")     # MindSpore's plugin-probe warnings are noise on CPU
     argv = _canonical_equation(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser()
     try:

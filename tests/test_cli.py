@@ -17,11 +17,6 @@ from fusionsci.equations.base import Equation
 from fusionsci.io.hdf5 import read_solution
 
 
-@pytest.fixture(autouse=True)
-def _quiet_mindspore(monkeypatch):
-    monkeypatch.setenv("GLOG_v", "3")      # restored after each test (cli.main only sets a default)
-
-
 def run(argv, capsys):
     rc = cli.main([str(a) for a in argv])
     out, err = capsys.readouterr()
