@@ -56,7 +56,7 @@ def _advance_fn(sol, dt, steps):
     return sol.advance_fn(dt, steps) if len(names) >= 2 else sol.advance_fn(steps)
 
 
-def _setup(case, dtype, quick, n, batch, fft):
+def _setup(case, dtype, quick, n, batch, fft, chunk=10):
     """Solver, initial physical field (NumPy), dt, n_steps and the matching NumPy baseline."""
     from fusionsci.equations import get_equation
     from fusionsci.solve import Solver
@@ -72,7 +72,7 @@ def _setup(case, dtype, quick, n, batch, fft):
         t_end = 0.25 if quick else 1.0
         sol = Solver(eq, n=n, method="etdrk4", dtype=dtype)
         u0 = sol.initial_state()
-        steps = math.ceil(t_end / sol.stable_dt(u0))
+        steps = math.ceil(t_end / sol.stable_dt(u0) / chunk) * chunk
         dt = t_end / steps
         base = nb.Burgers1D(n, dt, nu=float(eq.params["nu"]), bounds=sol.grid.bounds[0], dtype=dtype, fft=fft)
     elif case == "ns2d":
@@ -92,9 +92,21 @@ def _setup(case, dtype, quick, n, batch, fft):
     return eq, sol, u0, dt, steps, base
 
 
-def run_case(case, dtype, *, quick=False, n=None, chunk=10, batch=1, fft="numpy", verbose=True):
+def _loop_chunk(sol, chunk):
+    """``Solver.loop_fn`` (one graph-level ``while`` loop, compiled once for any step count) as a
+    ``(state, coef, p) -> state`` function doing ``chunk`` steps."""
+    if not hasattr(sol, "loop_fn"):
+        raise RuntimeError("this fusionsci version has no Solver.loop_fn")
+    run_n = sol.loop_fn()
+
+    def fn(s, coef, p):
+        return run_n(s, coef, p, chunk)
+    return fn
+
+
+def run_case(case, dtype, *, quick=False, n=None, chunk=10, batch=1, fft="numpy", loop=False, verbose=True):
     """Measure one case; returns the result dict (see module docstring)."""
-    eq, sol, u0, dt, steps, base = _setup(case, dtype, quick, n, batch, fft)
+    eq, sol, u0, dt, steps, base = _setup(case, dtype, quick, n, batch, fft, chunk)
     steps = max(chunk, steps - steps % chunk)
     nchunks = steps // chunk
     # fusionsci: state, coefficients, compiled chunk
@@ -102,7 +114,7 @@ def run_case(case, dtype, *, quick=False, n=None, chunk=10, batch=1, fft="numpy"
     coef = sol.coefficients(dt, p)
     s0 = sol.disc.to_state(sol.initial_state(u0))
     _sync(s0)
-    fn = _advance_fn(sol, dt, chunk)
+    fn = _loop_chunk(sol, chunk) if loop else _advance_fn(sol, dt, chunk)
     t0 = time.perf_counter()
     warm = fn(s0, coef, p)
     _sync(warm)
@@ -134,12 +146,14 @@ def run_case(case, dtype, *, quick=False, n=None, chunk=10, batch=1, fft="numpy"
         "rel_l2": nb.rel_l2(u_fs, u_np),
         "compile_s": max(0.0, first - med_fs * chunk),
         "numpy_fft": fft,
+        "mode": "loop_fn" if loop else "advance_fn",
     }
     if case == "burgers1d":
         from fusionsci.reference.cole_hopf import burgers_cole_hopf
         (x,) = sol.grid.mesh()
         ex = burgers_cole_hopf(x, steps * dt, nu=float(eq.params["nu"]))
-        ex = np.broadcast_to(ex, u_fs.shape)
+        nx = ex.shape[-1]
+        ex = np.stack([np.roll(ex, j * nx // batch) for j in range(batch)])[:, None]    # shifted copies
         res["rel_l2_exact"] = nb.rel_l2(u_fs, ex)
         res["numpy_rel_l2_exact"] = nb.rel_l2(u_np, ex)
     if not (np.all(np.isfinite(u_fs)) and np.all(np.isfinite(u_np))):
@@ -186,6 +200,8 @@ def main(argv=None):
     ap.add_argument("--n", type=int, default=None, help="override the grid size of every case")
     ap.add_argument("--numpy-fft", choices=("numpy", "scipy"), default="numpy",
                     help="FFT module of the NumPy baseline (default numpy.fft)")
+    ap.add_argument("--loop", action="store_true",
+                    help="time Solver.loop_fn (graph-level while loop) instead of the unrolled advance_fn")
     ap.add_argument("--graph-kernel", action="store_true",
                     help="enable MindSpore graph-kernel fusion (needs the 'decorator' package)")
     args = ap.parse_args(argv)
@@ -202,18 +218,26 @@ def main(argv=None):
 
     from fusionsci import runtime
     runtime.configure(device="cpu")
+    cwd = os.getcwd()
     if args.graph_kernel:
+        # MindSpore's kernel compiler writes akg_kernel_meta/, kernel_build_tmp.key and dsa_transfrom.log
+        # into the working directory (or MS_COMPILER_CACHE_PATH): keep them out of the checkout
+        import tempfile
+        scratch = tempfile.mkdtemp(prefix="fusionsci_bench_gk_")
+        os.environ.setdefault("MS_COMPILER_CACHE_PATH", scratch)
+        os.chdir(scratch)
         _enable_graph_kernel()
     import mindspore as ms
     info = {"mindspore": ms.__version__, "numpy": np.__version__, "cpus": os.cpu_count(),
             "machine": platform.processor() or platform.machine(), "cpu_tuning": runtime.state().cpu_tuning,
-            "graph_kernel": bool(args.graph_kernel), "quick": bool(args.quick)}
+            "graph_kernel": bool(args.graph_kernel), "quick": bool(args.quick), "loop": bool(args.loop)}
     try:
         info["load_avg_start"] = os.getloadavg()[0]
     except OSError:
         pass
     print(f"fusionsci vs NumPy, ETDRK4 spectral solvers  (MindSpore {ms.__version__}, NumPy {np.__version__}, "
-          f"{os.cpu_count()} CPUs, graph kernel {'on' if args.graph_kernel else 'off'}, "
+          f"{os.cpu_count()} CPUs, {'loop_fn' if args.loop else 'advance_fn'}, "
+          f"graph kernel {'on' if args.graph_kernel else 'off'}, "
           f"load {info.get('load_avg_start', float('nan')):.2f})", flush=True)
     print(_HEAD, flush=True)
     results = []
@@ -221,10 +245,11 @@ def main(argv=None):
         for dtype in dtypes:
             try:
                 results.append(run_case(case, dtype, quick=args.quick, n=args.n, chunk=args.chunk,
-                                        batch=args.batch, fft=args.numpy_fft))
+                                        batch=args.batch, fft=args.numpy_fft, loop=args.loop))
             except Exception as exc:  # keep going: one failing case must not hide the others
                 print(f"{case:<10} {dtype:<8} FAILED: {type(exc).__name__}: {exc}", flush=True)
                 results.append({"case": case, "dtype": dtype, "error": f"{type(exc).__name__}: {exc}"})
+    os.chdir(cwd)
     try:
         info["load_avg_end"] = os.getloadavg()[0]
     except OSError:

@@ -597,7 +597,8 @@ def cmd_solve(args) -> int:
     _say(f"done in {meta['wall_s']:.2f} s{steps}; wrote {out} ({desc})")
     err = _exact_error(eq, grid, t, fields)
     if err is not None:
-        _say(f"relative L2 error against the exact solution at t = {t[-1]:.4g}: {err:.3e}")
+        when = "" if args.steady else f" at t = {t[-1]:.4g}"
+        _say(f"relative L2 error against the exact solution{when}: {err:.3e}")
     if args.plot:
         _say(f"wrote {_plot_result(args.plot, eq, grid, t, fields)}")
     return 0
