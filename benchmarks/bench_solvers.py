@@ -217,7 +217,7 @@ def main(argv=None):
         ap.error("--chunk and --batch must be positive")
 
     from fusionsci import runtime
-    runtime.configure(device="cpu")
+    runtime.state()        # the runtime policy (on CPU: MS_DEV_HOST_BLOCKING_RUN=1 unless set by the user)
     cwd = os.getcwd()
     if args.graph_kernel:
         # MindSpore's kernel compiler writes akg_kernel_meta/, kernel_build_tmp.key and dsa_transfrom.log

@@ -17,7 +17,9 @@ class Burgers(Equation):
     steep internal layer of width ``~ nu`` forms at ``x = 0`` near ``t = 1/pi``.
     Exact solution by the Cole-Hopf transform (``fusionsci.reference.cole_hopf``).
 
-    Linear part ``nu u_xx`` (symbol ``-nu k^2``); nonlinear part ``-u u_x``.
+    Linear part ``nu u_xx`` (symbol ``-nu k^2``); nonlinear part ``-u u_x``. As a conservation
+    law ``u_t + f(u)_x = nu u_xx`` with ``f(u) = u^2/2`` (:meth:`flux`), the same object is solved
+    by WENO5 finite volumes on a cell grid.
     """
 
     name = "burgers"
@@ -38,8 +40,14 @@ class Burgers(Equation):
         return {"u": -d["u"] * d["u_x"]}
 
     def initial_condition(self, grid, seed=None):
+        """``-sin(pi x)`` at the points; on a cell grid its exact cell averages
+        (``-sin(pi x_j) sin(pi h/2)/(pi h/2)``), as finite volumes evolve averages."""
         (x,) = grid.mesh()
-        return -np.sin(math.pi * x)[None]
+        u = -np.sin(math.pi * x)
+        if grid.kind == "cells":
+            a = math.pi * grid.spacing[0] / 2
+            u = u * math.sin(a) / a
+        return u[None]
 
     def exact(self, grid, t):
         p = self.params
@@ -52,3 +60,11 @@ class Burgers(Equation):
 
     def max_speed(self, u, p):
         return float(np.abs(u).max())
+
+    def flux(self, u):
+        """``f(u) = u^2 / 2`` (finite volumes)."""
+        return 0.5 * u * u
+
+    def flux_speed(self, u):
+        """``|f'(u)| = |u|``."""
+        return abs(u)
