@@ -111,21 +111,24 @@ class Solver:
     # -- time step --------------------------------------------------------------------------------
     def stable_dt(self, u0, p=None) -> float:
         """A stable step for this method: ``cfl * dx / max|speed|`` for the nonlinear advection and,
-        for explicit methods, the linear stiffness bound ``|dt L_k|`` inside the stability region."""
-        p = self.eq.params if p is None else p
+        for explicit methods, the linear stiffness bound ``|dt L_k|`` inside the stability region.
+        Where neither limits the step (a linear problem under ETDRK4, which is exact for it),
+        ``cfl * dx`` is returned. The speed is taken from ``u0``: a flow that speeds up later
+        runs at a larger effective CFL number."""
+        p = self.params(p)
         u = u0.asnumpy() if isinstance(u0, Tensor) else np.asarray(u0)
         speed = float(self.eq.max_speed(u, _numeric(p)))
         dt = st.cfl_dt(speed, self.grid.dx, self.cfl)
         if self.method not in _SPLIT:
-            dt = min(dt, self.disc_linear_dt(p))
+            dt = min(dt, self._linear_dt(p))
         if not math.isfinite(dt):
             dt = self.cfl * self.grid.dx
         return dt
 
-    def disc_linear_dt(self, p) -> float:
+    def _linear_dt(self, p) -> float:
         tab = st.TABLEAUX[self.method]
         if self.disc.kind == "spectral":
-            re, im = self.disc.spectral_radius(self.disc.linear_symbol(self.params(p)))
+            re, im = self.disc.spectral_radius(self.disc.linear_symbol(p))
             return 0.9 * st.explicit_linear_dt(tab, re, im)
         return 0.9 * self.disc.explicit_dt(tab, p)
 
@@ -144,11 +147,18 @@ class Solver:
         return consts
 
     def params(self, p=None) -> dict:
-        """Parameters as 0-d tensors of the solver dtype (Python floats would be rounded to float32
-        where they meet a tensor); tensors passed in are kept, so gradients flow to them."""
-        p = self.eq.params if p is None else p
+        """The equation's parameters, overridden by ``p`` (a partial dict is fine), as 0-d tensors of
+        the solver dtype (Python floats would be rounded to float32 where they meet a tensor);
+        tensors passed in are kept, so gradients flow to them."""
+        merged = dict(self.eq.params)
+        if p is not None:
+            unknown = [k for k in p if k not in merged]
+            if unknown:
+                raise ValueError(f"unknown parameter(s) {unknown} for {type(self.eq).__name__}; "
+                                 f"allowed: {', '.join(merged) or 'none'}")
+            merged.update(p)
         out = {}
-        for k, v in p.items():
+        for k, v in merged.items():
             out[k] = v.astype(self.dtype) if isinstance(v, Tensor) else Tensor(np.float64(v), self.dtype)
         return out
 
@@ -307,7 +317,7 @@ class Solver:
             raise ValueError(f"n_save={n_save} must be at least 2 (the initial and the final state)")
         if stability not in ("warn", "raise", "ignore"):
             raise ValueError(f"stability={stability!r}: use 'warn', 'raise' or 'ignore'")
-        p = self.eq.params if p is None else p
+        p = self.params(p)
         u = self.initial_state(u0)
         limit = self.stable_dt(u, p)
         if dt is None:
