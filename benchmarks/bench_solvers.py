@@ -1,8 +1,9 @@
 """Time per step of fusionsci's spectral ETDRK4 solvers against plain NumPy running the same scheme.
 
-    python benchmarks/bench_solvers.py                 # full run (a few minutes)
-    python benchmarks/bench_solvers.py --quick         # about a minute
+    python benchmarks/bench_solvers.py                 # full run (about a minute on 2 cores)
+    python benchmarks/bench_solvers.py --quick         # 20-60 s
     python benchmarks/bench_solvers.py --cases ks1d,ns2d --dtypes float32 --json
+    python benchmarks/bench_solvers.py --unrolled      # Solver.advance_fn instead of loop_fn
 
 Cases (every one ETDRK4 with Kassam-Trefethen contour coefficients, 2/3 dealiasing):
 
@@ -20,7 +21,7 @@ for chunk, so both see the same machine load. ``time_per_step_s`` is the median 
 ``rel_l2`` compares the final physical states of the two after the same number of steps.
 
 With ``--json`` the last output line is one JSON object
-``{"bench": "solvers", "results": [...]}``.
+``{"bench": "solvers", "info": {...}, "results": [...]}``. Findings: ``benchmarks/README.md``.
 """
 from __future__ import annotations
 
@@ -200,8 +201,9 @@ def main(argv=None):
     ap.add_argument("--n", type=int, default=None, help="override the grid size of every case")
     ap.add_argument("--numpy-fft", choices=("numpy", "scipy"), default="numpy",
                     help="FFT module of the NumPy baseline (default numpy.fft)")
-    ap.add_argument("--loop", action="store_true",
-                    help="time Solver.loop_fn (graph-level while loop) instead of the unrolled advance_fn")
+    ap.add_argument("--unrolled", dest="loop", action="store_false",
+                    help="time the unrolled, differentiable Solver.advance_fn instead of Solver.loop_fn (the "
+                         "graph-level while loop that Solver.rollout uses; the default)")
     ap.add_argument("--graph-kernel", action="store_true",
                     help="enable MindSpore graph-kernel fusion (needs the 'decorator' package)")
     args = ap.parse_args(argv)
@@ -218,7 +220,7 @@ def main(argv=None):
 
     from fusionsci import runtime
     runtime.state()        # the runtime policy (on CPU: MS_DEV_HOST_BLOCKING_RUN=1 unless set by the user)
-    cwd = os.getcwd()
+    cwd, scratch = os.getcwd(), None
     if args.graph_kernel:
         # MindSpore's kernel compiler writes akg_kernel_meta/, kernel_build_tmp.key and dsa_transfrom.log
         # into the working directory (or MS_COMPILER_CACHE_PATH): keep them out of the checkout
@@ -247,9 +249,13 @@ def main(argv=None):
                 results.append(run_case(case, dtype, quick=args.quick, n=args.n, chunk=args.chunk,
                                         batch=args.batch, fft=args.numpy_fft, loop=args.loop))
             except Exception as exc:  # keep going: one failing case must not hide the others
-                print(f"{case:<10} {dtype:<8} FAILED: {type(exc).__name__}: {exc}", flush=True)
-                results.append({"case": case, "dtype": dtype, "error": f"{type(exc).__name__}: {exc}"})
+                msg = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+                print(f"{case:<10} {dtype:<8} FAILED: {msg}", flush=True)
+                results.append({"case": case, "dtype": dtype, "error": msg})
     os.chdir(cwd)
+    if scratch is not None:
+        import shutil
+        shutil.rmtree(scratch, ignore_errors=True)
     try:
         info["load_avg_end"] = os.getloadavg()[0]
     except OSError:

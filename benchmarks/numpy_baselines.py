@@ -229,14 +229,15 @@ class NS2D(ETDRK4Base):
         kx = _k(nx, lx, False, odd=False)[:, None]
         ky = _k(ny, ly, True, odd=False)[None, :]
         k2 = kx ** 2 + ky ** 2
-        self.L = (-nu * k2 - alpha + 0 * kx * ky).astype(np.complex128)
+        self.L = (-nu * k2 - alpha).astype(np.complex128)               # (nx, ny // 2 + 1)
         self._setup(dt, dtype, fft)
         kxo = _k(nx, lx, False, odd=True)[:, None]
         kyo = _k(ny, ly, True, odd=True)[None, :]
         with np.errstate(divide="ignore"):
             inv = np.where(k2 > 0, 1.0 / np.where(k2 > 0, k2, 1.0), 0.0)   # psi_hat = w_hat / |k|^2
         # psi_y, w_x, psi_x, w_y from w_hat: one batched inverse FFT of four arrays
-        self.D = np.stack(np.broadcast_arrays(1j * kyo * inv, 1j * kxo, 1j * kxo * inv, 1j * kyo)).astype(self.cdtype)
+        self.D = np.stack(np.broadcast_arrays(1j * kyo * inv, 1j * kxo, 1j * kxo * inv,
+                                              1j * kyo)).astype(self.cdtype)
         self.mask = (_mask(nx, False)[:, None] & _mask(ny, True)[None, :]).astype(self.dtype)
         self.f_hat = None
         if forcing is not None:

@@ -147,6 +147,7 @@ class SpectralDiscretization:
         self.transform = fourier.Transform(grid.shape, self.dtype)
         self.mask = spectral.dealias_mask(grid, self.dtype) if dealias else None
         self._plan = self._derivative_plan()
+        self._multipliers()
         src = eq.source(grid.mesh())
         if src is None:
             self.source_hat = None
@@ -175,6 +176,28 @@ class SpectralDiscretization:
             else:
                 plan.append((key, eq.fields.index(field), fac, power))
         return plan
+
+    def _multipliers(self):
+        """Fold the plan into one multiplier ``i^power * factor`` per key, stacked along a key axis
+        ``(keys, *spectral_shape)``: the derivatives of every key are then one broadcast multiply
+        (no per-key slicing and stacking). ``_mkind`` is ``'real'`` (all orders even),
+        ``'imag'`` (all odd: first derivatives, velocities from a stream function) or ``'complex'``;
+        ``_mgather`` the channel of each key (``None`` for one field, which broadcasts)."""
+        self._mkind, self._mre, self._mim, self._mgather = "real", None, None, None
+        if not self._plan:
+            return
+        re, im = [], []
+        for _, _, fac, power in self._plan:
+            f = fac.asnumpy()
+            z = np.zeros_like(f)
+            r, i = ((f, z), (z, f), (-f, z), (z, -f))[power % 4]
+            re.append(r)
+            im.append(i)
+        re, im = np.stack(re), np.stack(im)
+        self._mkind = "imag" if not re.any() else ("real" if not im.any() else "complex")
+        self._mre, self._mim = Tensor(re, self.dtype), Tensor(im, self.dtype)
+        if self.nf > 1:
+            self._mgather = Tensor(np.asarray([c for _, c, _, _ in self._plan], np.int32))
 
     def linear_symbol(self, p=None):
         """The diagonal symbol ``L_k`` as a pair of tensors ``(channels, *spectral_shape)``;
@@ -210,16 +233,22 @@ class SpectralDiscretization:
         """All derivative keys the nonlinear terms read, in physical space, from state ``s``."""
         if not self._plan:
             return {}
+        # Channel slicing (x[:, c]) is a StridedSlice kernel, very slow on CPU (~1 ms for one
+        # 256x256 channel); gather/broadcast in, unstack out instead.
         re, im = s
-        parts_re, parts_im = [], []
-        for key, c, fac, power in self._plan:
-            r, i = spectral.apply((re[:, c], im[:, c]), fac, power)
-            parts_re.append(r)
-            parts_im.append(i)
-        phys = self.transform.inverse((ops.stack(parts_re, 1), ops.stack(parts_im, 1)))
+        if self._mgather is not None:               # (batch, keys, ...) from (batch, fields, ...)
+            re, im = ops.gather(re, self._mgather, 1), ops.gather(im, self._mgather, 1)
+        mre, mim = self._mre, self._mim             # one field: (batch, 1, ...) broadcasts to keys
+        if self._mkind == "imag":                   # i m (re + i im) = -m im + i m re
+            pr, pi = -(im * mim), re * mim
+        elif self._mkind == "real":
+            pr, pi = re * mre, im * mre
+        else:
+            pr, pi = re * mre - im * mim, re * mim + im * mre
+        parts = ops.unstack(self.transform.inverse((pr, pi)), 1)
         d = {}
         for j in range(len(self._plan)):
-            d[self._plan[j][0]] = phys[:, j]
+            d[self._plan[j][0]] = parts[j]
         return d
 
     def nonlinear(self, s, p):
@@ -230,7 +259,7 @@ class SpectralDiscretization:
         phys = []
         for t in terms:
             phys.append(ops.zeros(like.shape[:1] + self.grid.shape, self.dtype) if t is None else t)
-        nh = self.transform.forward(ops.stack(phys, 1))
+        nh = self.transform.forward(ops.expand_dims(phys[0], 1) if len(phys) == 1 else ops.stack(phys, 1))
         if self.mask is not None:
             nh = fourier.cscale(nh, self.mask)
         if self.source_hat is not None:

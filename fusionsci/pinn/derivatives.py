@@ -83,6 +83,8 @@ class Derivatives:
 
     def __init__(self, net: Callable, inputs: Iterable[str], outputs: Iterable[str], keys: Iterable[str]):
         self.net = net
+        #: the network's dtype when it declares one (fusionsci MLPs do); points must match it
+        self.dtype = getattr(net, "dtype", None)
         self.inputs = tuple(inputs)
         self.outputs = tuple(outputs)
         if not self.inputs:
@@ -119,30 +121,39 @@ class Derivatives:
 
     # -- set-up: choose parents and build the named functions --------------------------------------
     def _build(self) -> None:
-        needed = set(self._nodes.values())
         parent = {}
-        # highest order first, so a parent picked for a high derivative is itself resolved later
-        pending = sorted(needed, key=lambda node: -sum(node[1]))
-        chosen = set(needed)
+        chosen = set(self._nodes.values())
+        parents_used = set()
+
+        def candidates(node):
+            field, alpha = node
+            return [(i, (field, alpha[:i] + (alpha[i] - 1,) + alpha[i + 1:])) for i in range(self.n_in) if alpha[i] > 0]
+
+        # highest order first, so a parent picked for a high derivative is itself resolved later;
+        # within an order, nodes with a forced choice first. Prefer a parent whose reverse pass is
+        # already needed, then a node that is needed anyway, then differentiating along the last axis
+        # (so u_xt comes from u_x, together with u_xx).
+        def priority(node):  # fully ordered, so the plan never depends on set iteration order
+            return (-sum(node[1]), len(candidates(node)), self.outputs.index(node[0]), node[1])
+
+        pending = sorted((nd for nd in chosen if sum(nd[1]) > 0), key=priority)
         while pending:
-            field, alpha = pending.pop(0)
-            if sum(alpha) == 0:
-                continue
-            cands = [(i, alpha[:i] + (alpha[i] - 1,) + alpha[i + 1:]) for i in range(self.n_in) if alpha[i] > 0]
-            known = [c for c in cands if (field, c[1]) in chosen]
-            i, pa = known[0] if known else cands[-1]
-            parent[(field, alpha)] = (i, (field, pa))
-            if (field, pa) not in chosen:
-                chosen.add((field, pa))
-                pending.append((field, pa))
-                pending.sort(key=lambda node: -sum(node[1]))
+            node = pending.pop(0)
+            i, pnode = max(candidates(node), key=lambda c: (c[1] in parents_used, c[1] in chosen, c[0]))
+            parent[node] = (i, pnode)
+            parents_used.add(pnode)
+            if pnode not in chosen:
+                chosen.add(pnode)
+                if sum(pnode[1]) > 0:
+                    pending.append(pnode)
+                    pending.sort(key=priority)
         self._parent = parent
 
         # value and gradient functions, from low to high order (each node has one parent)
         value_fn, grad_fn = {}, {}
         for field in self.outputs:
             value_fn[(field, (0,) * self.n_in)] = _field_function(self.net, self.outputs.index(field))
-        for node in sorted(chosen, key=lambda nd: sum(nd[1])):
+        for node in sorted(chosen, key=lambda nd: (sum(nd[1]), self.outputs.index(nd[0]), nd[1])):
             if node in value_fn:
                 continue
             i, pnode = parent[node]
@@ -166,7 +177,8 @@ class Derivatives:
             groups.setdefault(pnode, []).append((key, i))
         self._value_plan = tuple(values)
         self._grad_plan = tuple((grad_fn[pnode], tuple(cols)) for pnode, cols in
-                                sorted(groups.items(), key=lambda kv: sum(kv[0][1])))
+                                sorted(groups.items(), key=lambda kv: (sum(kv[0][1]), self.outputs.index(kv[0][0]),
+                                                                       kv[0][1])))
         self.n_reverse_passes = len(self._grad_plan)
 
     def plan(self) -> list:
@@ -196,6 +208,8 @@ class Derivatives:
         if len(x.shape) != 2 or x.shape[1] != self.n_in:
             raise ValueError(f"Derivatives: points must have shape (points, {self.n_in}) for inputs "
                              f"{self.inputs}, got shape {tuple(x.shape)}")
+        if self.dtype is not None and x.dtype != self.dtype:
+            raise TypeError(f"Derivatives: points have dtype {x.dtype} but the network computes in {self.dtype}")
         out = {}
         if self._value_plan:
             y = self.net(x)

@@ -115,6 +115,13 @@ def _as_tensor_params(p: dict, like) -> dict:
     return out
 
 
+def _first_value(d):
+    """Any value of the mapping (all share dtype and shape); graph-safe."""
+    for k in d:
+        return d[k]
+    raise ValueError("residual: the derivative mapping d is empty")
+
+
 def _add(a, b):
     if a is None:
         return b
@@ -139,7 +146,7 @@ def residual(eq, d: dict, p: dict | None = None, source: dict | None = None) -> 
     if ``eq.steady``), plus ``{a: Laplacian a + g}`` for each auxiliary ``a`` defined by
     ``-Laplacian a = g``.
     """
-    like = d[eq.fields[0] + "_t"] if not is_steady(eq) else d[keys_for(eq)[0]]
+    like = _first_value(d)
     p = _as_tensor_params(eq.params if p is None else p, like)
     lin = as_field_tuple(eq, eq.linear(d, p))
     non = as_field_tuple(eq, eq.nonlinear(d, p))
