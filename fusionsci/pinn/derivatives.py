@@ -94,8 +94,10 @@ class Derivatives:
             raise ValueError(f"Derivatives: inputs={self.inputs!r} must be distinct names from {AXIS_NAMES}")
         if not self.outputs or len(set(self.outputs)) != len(self.outputs):
             raise ValueError(f"Derivatives: outputs={self.outputs!r} must be distinct, non-empty field names")
+        if isinstance(keys, str):
+            keys = (keys,)
         keys = tuple(keys)
-        if isinstance(keys, str) or not keys:
+        if not keys:
             raise ValueError(f"Derivatives: keys={keys!r} must be a non-empty sequence of derivative keys")
         self.keys = tuple(dict.fromkeys(keys))
         self.n_in = len(self.inputs)

@@ -24,7 +24,7 @@ import numpy as np
 import mindspore as ms
 from mindspore import Tensor
 
-from ..equations.base import Equation, as_field_tuple, parse_key
+from ..equations.base import Equation, as_field_tuple
 from .. import runtime
 
 
