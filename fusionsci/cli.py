@@ -173,9 +173,14 @@ def _constructor_options(cls) -> dict:
 
 def _add_constructor_options(p: argparse.ArgumentParser, cls) -> None:
     opts = {k: v for k, v in _constructor_options(cls).items() if k not in getattr(cls, "parameters", {})}
-    if not opts:
+    inits = tuple(getattr(cls, "inits", ()))
+    opts.pop("init", None)
+    if not opts and not inits:
         return
     group = p.add_argument_group(f"{cls.__name__} options")
+    if inits:
+        group.add_argument("--init", dest="ctor:init", choices=inits, default=None,
+                           help=f"named initial condition (default: {inits[0]})")
     for name, default in opts.items():
         flags = [f for f in dict.fromkeys([f"--{name}", f"--{name.replace('_', '-')}"])
                  if f not in _SOLVE_OPTIONS]

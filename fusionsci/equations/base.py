@@ -101,8 +101,18 @@ class Equation:
     default_method: str = "etdrk4"
     #: one-line description used by the CLI
     summary: str = ""
+    #: named initial conditions (the constructor option ``init``); the first is the default
+    inits: tuple = ()
 
-    def __init__(self, **params):
+    def __init__(self, init: str | None = None, **params):
+        if self.inits:
+            init = self.inits[0] if init is None else init
+            if init not in self.inits:
+                raise ValueError(f"{type(self).__name__}: init={init!r} is not known; choose from "
+                                 f"{', '.join(self.inits)}")
+        elif init is not None:
+            raise ValueError(f"{type(self).__name__} has no named initial conditions (init={init!r})")
+        self.init = init
         unknown = sorted(set(params) - set(self.parameters))
         if unknown:
             allowed = ", ".join(self.parameters) or "none"
@@ -189,7 +199,7 @@ class Equation:
         """A copy with some parameters replaced (values may be MindSpore tensors)."""
         p = dict(self.params)
         p.update(params)
-        return type(self)(**p)
+        return type(self)(init=self.init, **p)
 
     def __repr__(self) -> str:
         ps = ", ".join(f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}=<{type(v).__name__}>"

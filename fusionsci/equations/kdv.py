@@ -40,17 +40,7 @@ class KdV(Equation):
     bounds = ((-20.0, 20.0),)
     default_n = 256
     default_t_end = 5.0
-
-    def __init__(self, init: str = "two_soliton", **params):
-        if init not in _INITS:
-            raise ValueError(f"KdV: init={init!r} is not known; choose from {', '.join(_INITS)}")
-        self.init = init
-        super().__init__(**params)
-
-    def with_params(self, **params):
-        p = dict(self.params)
-        p.update(params)
-        return type(self)(init=self.init, **p)
+    inits = ("two_soliton", "soliton")
 
     def check_params(self, p):
         for k in ("alpha", "beta"):

@@ -75,17 +75,7 @@ class NavierStokes2D(Equation):
     bounds = ((0.0, 2 * math.pi), (0.0, 2 * math.pi))
     default_n = 128
     default_t_end = 10.0
-
-    def __init__(self, init: str = "random", **params):
-        if init not in _INITS:
-            raise ValueError(f"{type(self).__name__}: init={init!r} is not known; choose from {', '.join(_INITS)}")
-        self.init = init
-        super().__init__(**params)
-
-    def with_params(self, **params):
-        p = dict(self.params)
-        p.update(params)
-        return type(self)(init=self.init, **p)
+    inits = _INITS
 
     def check_params(self, p):
         _check_positive(self, p, "nu")
@@ -149,13 +139,7 @@ class KolmogorovFlow(NavierStokes2D):
     parameters = {"nu": 1e-3, "drag": 0.1, "amplitude": 1.0, "wavenumber": 4}
     default_n = 128
     default_t_end = 10.0
-    _inits = ("random", "laminar")
-
-    def __init__(self, init: str = "random", **params):
-        if init not in self._inits:
-            raise ValueError(f"KolmogorovFlow: init={init!r} is not known; choose from {', '.join(self._inits)}")
-        self.init = init
-        Equation.__init__(self, **params)
+    inits = ("random", "laminar")
 
     def check_params(self, p):
         _check_positive(self, p, "nu")
