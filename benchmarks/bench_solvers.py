@@ -262,7 +262,7 @@ def main(argv=None):
         pass
     if args.json:
         print(json.dumps({"bench": "solvers", "info": info, "results": results}))
-    return results
+    return 0
 
 
 if __name__ == "__main__":
