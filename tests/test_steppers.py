@@ -49,9 +49,6 @@ def test_convergence_order(method, order, dts, reference):
 
 def test_etdrk4_is_exact_for_linear_problems():
     """With N = 0 the ETDRK4 step is E u: the heat-equation decay exp(-nu k^2 t) to rounding."""
-    from fusionsci.discretization.spectral import SpectralDiscretization
-    from mindspore import Tensor
-    import mindspore as ms
     eq = Burgers(nu=0.3)
     s = Solver(eq, n=16, method="etdrk4", dtype="float64")
     L = s.disc.linear_symbol(s.params())

@@ -16,7 +16,6 @@ side), a spec for all fields, or ``{field: spec}``; a spec is what
 from __future__ import annotations
 
 import numpy as np
-import mindspore as ms
 from mindspore import ops, Tensor
 
 from .. import runtime

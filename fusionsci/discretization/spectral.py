@@ -15,7 +15,6 @@ So ``d/dt u_k = L_k u_k + N_k(u)``, ready for ETDRK4, IMEX or explicit steppers.
 from __future__ import annotations
 
 import numpy as np
-import mindspore as ms
 from mindspore import ops, Tensor
 
 from .. import runtime

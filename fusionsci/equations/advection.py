@@ -5,8 +5,7 @@ import math
 
 import numpy as np
 
-from .base import Equation
-from .heat import _number
+from .base import Equation, _number
 
 
 class Advection(Equation):

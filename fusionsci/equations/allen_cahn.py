@@ -5,8 +5,7 @@ import math
 
 import numpy as np
 
-from .base import Equation
-from .heat import _check_positive, _number, _reaction_speed
+from .base import Equation, _check_positive, _number, _reaction_speed
 
 #: zeros of the default initial condition (an even number keeps the product periodic)
 _ZEROS = (-0.7, -0.32, 0.2, 0.75)

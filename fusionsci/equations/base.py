@@ -207,6 +207,29 @@ class Equation:
         return f"{type(self).__name__}({ps})"
 
 
+# -- helpers shared by the equation modules -----------------------------------------------------------
+def _number(v) -> float:
+    """A parameter value as a Python float (tensors included)."""
+    return float(v.asnumpy()) if hasattr(v, "asnumpy") else float(v)
+
+
+def _reaction_speed(eq, u, diffusivity: float, rate: float) -> float:
+    """A CFL "speed" for reaction-diffusion: ``max(2 sqrt(D r), r dx)``. The first is the KPP
+    spreading speed of fronts; the second makes the CFL step ``cfl dx / speed`` at most
+    ``cfl / r`` (the reaction time scale) on grids too coarse to resolve a front. ``dx`` is
+    estimated from the state's shape and the equation's default bounds."""
+    shape = np.shape(u)[-eq.ndim:]
+    dx = min((hi - lo) / n for (lo, hi), n in zip(eq.bounds, shape))
+    rate = abs(float(rate))
+    return max(2 * math.sqrt(abs(float(diffusivity)) * rate), rate * dx)
+
+
+def _check_positive(eq, p, name):
+    v = p[name]
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and v <= 0:
+        raise ValueError(f"{type(eq).__name__}: {name}={v} must be positive")
+
+
 def as_field_tuple(eq: Equation, terms) -> tuple:
     """Order a ``{field: expr}`` dict (or a bare expression for one field) by ``eq.fields``;
     missing fields get ``None``. Runs inside compiled graphs: keep it to plain lookups

@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from .base import Equation
+from .base import Equation, _check_positive
 
 
 class Burgers(Equation):
@@ -30,8 +30,7 @@ class Burgers(Equation):
     default_t_end = 1.0
 
     def check_params(self, p):
-        if isinstance(p["nu"], (int, float)) and p["nu"] <= 0:
-            raise ValueError(f"Burgers: nu={p['nu']} must be positive")
+        _check_positive(self, p, "nu")
 
     def linear(self, d, p):
         return {"u": p["nu"] * d["u_xx"]}

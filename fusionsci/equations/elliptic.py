@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import mindspore as ms
 from mindspore import Tensor
 
 from .. import runtime

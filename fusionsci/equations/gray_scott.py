@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Equation
-from .heat import _number, _reaction_speed
+from .base import Equation, _number, _reaction_speed
 
 
 class GrayScott(Equation):

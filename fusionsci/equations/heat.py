@@ -5,29 +5,7 @@ import math
 
 import numpy as np
 
-from .base import Equation
-
-
-def _number(v) -> float:
-    """A parameter value as a Python float (tensors included)."""
-    return float(v.asnumpy()) if hasattr(v, "asnumpy") else float(v)
-
-
-def _reaction_speed(eq, u, diffusivity: float, rate: float) -> float:
-    """A CFL "speed" for reaction-diffusion: ``max(2 sqrt(D r), r dx)``. The first is the KPP
-    spreading speed of fronts; the second makes the CFL step ``cfl dx / speed`` at most
-    ``cfl / r`` (the reaction time scale) on grids too coarse to resolve a front. ``dx`` is
-    estimated from the state's shape and the equation's default bounds."""
-    shape = np.shape(u)[-eq.ndim:]
-    dx = min((hi - lo) / n for (lo, hi), n in zip(eq.bounds, shape))
-    rate = abs(float(rate))
-    return max(2 * math.sqrt(abs(float(diffusivity)) * rate), rate * dx)
-
-
-def _check_positive(eq, p, name):
-    v = p[name]
-    if isinstance(v, (int, float)) and not isinstance(v, bool) and v <= 0:
-        raise ValueError(f"{type(eq).__name__}: {name}={v} must be positive")
+from .base import Equation, _check_positive, _number
 
 
 #: default initial condition: (amplitude, mode m, phase) terms ``a cos(m x' + phase)``, ``x' = 2 pi (x - lo)/L``

@@ -5,8 +5,7 @@ import math
 
 import numpy as np
 
-from .base import Equation
-from .heat import _number
+from .base import Equation, _number
 
 #: (speed, initial centre) of the default solitons, for ``beta > 0`` (speeds change sign with beta)
 _SOLITON = ((4.0, -10.0),)

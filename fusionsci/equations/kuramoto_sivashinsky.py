@@ -5,8 +5,7 @@ import math
 
 import numpy as np
 
-from .base import Equation
-from .heat import _check_positive
+from .base import Equation, _check_positive
 
 
 class KuramotoSivashinsky(Equation):

@@ -5,8 +5,7 @@ import math
 
 import numpy as np
 
-from .base import Equation
-from .heat import _check_positive, _number
+from .base import Equation, _check_positive, _number
 
 _INITS = ("random", "taylor_green")
 
