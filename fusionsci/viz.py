@@ -74,6 +74,23 @@ def _extent(x: np.ndarray, t: np.ndarray):
     return (float(t[0]), float(t[-1]), float(x[0]), float(x[-1]))
 
 
+def _image(fig, ax, a, b, values, xlabel, ylabel, title, colorbar, cmap, symmetric=False, norm=None):
+    """``pcolormesh`` of ``values[i, j]`` at ``(a[i], b[j])`` with labels, title and colour bar;
+    ``symmetric`` centres the colour scale on zero."""
+    kw = {"norm": norm} if norm is not None else {}
+    if symmetric:
+        m = float(np.nanmax(np.abs(values))) or 1.0
+        kw = {"vmin": -m, "vmax": m}
+    im = ax.pcolormesh(a, b, values.T, cmap=cmap, shading="nearest", rasterized=True, **kw)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    if colorbar:
+        fig.colorbar(im, ax=ax)
+    return fig, ax
+
+
 def plot_spacetime(u, x, t, ax=None, title: str | None = "u(x, t)", cmap: str = "RdBu_r", symmetric: bool = True,
                    colorbar: bool = True):
     """Space-time image of a 1D trajectory, time to the right and ``x`` upwards.
@@ -88,18 +105,7 @@ def plot_spacetime(u, x, t, ax=None, title: str | None = "u(x, t)", cmap: str = 
     t = _check_len("t", t, u.shape[0], "axis 0 (time)")
     x = _check_len("x", x, u.shape[1], "axis 1 (space)")
     fig, ax = _axes(ax)
-    kw = {}
-    if symmetric:
-        m = float(np.nanmax(np.abs(u))) or 1.0
-        kw = {"vmin": -m, "vmax": m}
-    im = ax.pcolormesh(t, x, u.T, cmap=cmap, shading="nearest", rasterized=True, **kw)
-    ax.set_xlabel("t")
-    ax.set_ylabel("x")
-    if title:
-        ax.set_title(title)
-    if colorbar:
-        fig.colorbar(im, ax=ax)
-    return fig, ax
+    return _image(fig, ax, t, x, u, "t", "x", title, colorbar, cmap, symmetric)
 
 
 def plot_error(u, u_ref, x, t, ax=None, title: str | None = "|u - u_ref|", floor: float | None = None,
@@ -125,14 +131,8 @@ def plot_error(u, u_ref, x, t, ax=None, title: str | None = "|u - u_ref|", floor
         floor = max(top * 1e-10, 1e-16)
     top = max(top, floor * 10)
     fig, ax = _axes(ax)
-    im = ax.pcolormesh(t, x, np.clip(err, floor, None).T, cmap=cmap, shading="nearest", rasterized=True,
-                       norm=LogNorm(vmin=floor, vmax=top))
-    ax.set_xlabel("t")
-    ax.set_ylabel("x")
-    if title:
-        ax.set_title(title)
-    if colorbar:
-        fig.colorbar(im, ax=ax)
+    _image(fig, ax, t, x, np.clip(err, floor, None), "t", "x", title, colorbar, cmap,
+           norm=LogNorm(vmin=floor, vmax=top))
     return fig, ax
 
 
@@ -184,19 +184,8 @@ def plot_field2d(w, x, y, ax=None, title: str | None = None, cmap: str = "RdBu_r
     x = _check_len("x", x, w.shape[0], "axis 0 (x)")
     y = _check_len("y", y, w.shape[1], "axis 1 (y)")
     fig, ax = _axes(ax, figsize=(5.0, 4.2))
-    kw = {}
-    if symmetric:
-        m = float(np.nanmax(np.abs(w))) or 1.0
-        kw = {"vmin": -m, "vmax": m}
-    im = ax.pcolormesh(x, y, w.T, cmap=cmap, shading="nearest", rasterized=True, **kw)
     ax.set_aspect("equal")
-    ax.set_xlabel("x")
-    ax.set_ylabel("y")
-    if title:
-        ax.set_title(title)
-    if colorbar:
-        fig.colorbar(im, ax=ax)
-    return fig, ax
+    return _image(fig, ax, x, y, w, "x", "y", title, colorbar, cmap, symmetric)
 
 
 def fit_order(h, err) -> float:
