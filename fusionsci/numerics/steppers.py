@@ -203,6 +203,31 @@ def etdrk4_step(nonlinear, u, coef):
     return cadd(out, cmul(f3, nc))
 
 
+def real_coefficients(coef) -> tuple:
+    """The real parts of flat pair coefficients ``(re0, im0, re1, im1, ...)``: for a real symbol
+    ``L`` (diffusion, hyperdiffusion, reaction; no odd derivatives) every phi-function is real."""
+    out = []
+    for i in range(0, len(coef), 2):
+        out.append(coef[i])
+    return tuple(out)
+
+
+def etdrk4_step_real(nonlinear, u, coef):
+    """:func:`etdrk4_step` for a real symbol: ``coef = (E, E2, Q, f1, f2, f3)`` real tensors, so each
+    coefficient product is a real scaling of the pair (2 multiplies instead of 6)."""
+    e, e2, q, f1, f2, f3 = coef[0], coef[1], coef[2], coef[3], coef[4], coef[5]
+    nu = nonlinear(u)
+    a = cadd(cscale(u, e2), cscale(nu, q))
+    na = nonlinear(a)
+    b = cadd(cscale(u, e2), cscale(na, q))
+    nb = nonlinear(b)
+    c = cadd(cscale(a, e2), cscale((2.0 * nb[0] - nu[0], 2.0 * nb[1] - nu[1]), q))
+    nc = nonlinear(c)
+    out = cadd(cscale(u, e), cscale(nu, f1))
+    out = cadd(out, cscale(cadd(na, nb), 2.0 * f2))
+    return cadd(out, cscale(nc, f3))
+
+
 # -- IMEX ------------------------------------------------------------------------------------------
 ARS_GAMMA = 1.0 - 1.0 / math.sqrt(2.0)
 ARS_DELTA = 1.0 - 1.0 / (2.0 * ARS_GAMMA)
