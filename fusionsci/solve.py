@@ -5,13 +5,26 @@
 
 :class:`Solver` does the work and is the piece to reuse (differentiable rollouts,
 data generation): it picks the semi-discretisation from the grid kind (periodic:
-Fourier pseudo-spectral; nodes: finite differences; cells: finite volumes),
-compiles ``k`` steps into one MindSpore graph, and checks for NaN/Inf after every
-chunk (a :class:`~fusionsci.errors.DivergenceError` names the first bad step).
+Fourier pseudo-spectral; nodes: finite differences; cells: finite volumes) and
+compiles the steps into MindSpore graphs two ways:
+
+* :meth:`Solver.rollout` (forward runs): on spectral grids each save interval is one
+  graph-level loop, compiled once for any number of steps;
+* :meth:`Solver.run` (differentiable): ``chunk`` unrolled steps per compiled call, so
+  ``mindspore.grad`` passes through the whole rollout to the initial state and to
+  tensor-valued parameters.
+
+Both check for NaN/Inf after every call; a :class:`~fusionsci.errors.DivergenceError`
+names the first non-finite step and field and keeps the last good state.
 
 Methods: ``etdrk4`` (stiff semi-linear, spectral), ``ars222``/``imex`` and
 ``imex_euler`` (implicit linear part, spectral), ``rk4``, ``ssprk3``, ``euler``
 (explicit), ``dopri5``/``adaptive`` (embedded 5(4) pair with error control).
+
+Out of scope for now: spectral methods need periodic boxes; the finite-volume path is
+1D; finite differences give derivatives up to second order per axis; linear terms
+must be diagonal with constant coefficients for the split methods (everything else
+goes in ``nonlinear``); steps are fixed except under ``dopri5``.
 """
 from __future__ import annotations
 
