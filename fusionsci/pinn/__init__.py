@@ -7,9 +7,12 @@ equation objects the grid solvers read.
     res = Residual(eq, net, points)                        # set up once
     loss = res.loss(x)                                     # sum_f mean(r_f^2), jit/grad friendly
 """
+from .conditions import (ConstrainedNet, Dirichlet, InitialValue, Neumann, Observations, OutputTransform, Periodic,
+                         Robin)
 from .derivatives import Derivatives, derivatives
 from .residual import (Residual, is_steady, keys_for, network_io, param_tensors, residual, residual_loss,
                        source_at)
 
 __all__ = ["Derivatives", "derivatives", "Residual", "residual", "residual_loss", "keys_for", "network_io",
-           "param_tensors", "source_at", "is_steady"]
+           "param_tensors", "source_at", "is_steady", "Dirichlet", "Neumann", "Robin", "Periodic", "InitialValue",
+           "Observations", "OutputTransform", "ConstrainedNet"]
