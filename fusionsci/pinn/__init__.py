@@ -10,9 +10,11 @@ equation objects the grid solvers read.
 from .conditions import (ConstrainedNet, Dirichlet, InitialValue, Neumann, Observations, OutputTransform, Periodic,
                          Robin)
 from .derivatives import Derivatives, derivatives
+from .trainer import Trainer, constant, cosine_decay, exponential_decay, step_decay
 from .residual import (Residual, is_steady, keys_for, network_io, param_tensors, residual, residual_loss,
                        source_at)
 
 __all__ = ["Derivatives", "derivatives", "Residual", "residual", "residual_loss", "keys_for", "network_io",
            "param_tensors", "source_at", "is_steady", "Dirichlet", "Neumann", "Robin", "Periodic", "InitialValue",
-           "Observations", "OutputTransform", "ConstrainedNet"]
+           "Observations", "OutputTransform", "ConstrainedNet", "Trainer", "constant", "step_decay",
+           "exponential_decay", "cosine_decay"]
