@@ -1,6 +1,5 @@
 """Trainer: jit step == eager step, divergence guard, schedules, checkpoint round trip, and the
 Burgers PINN accuracy against Cole-Hopf."""
-import math
 import time
 
 import numpy as np
