@@ -624,12 +624,13 @@ def cmd_bench(args) -> int:
         print(f"{PROG} bench: error: no benchmarks folder at {bdir}; `bench` needs a source checkout "
               "(git clone, then pip install -e .)", file=sys.stderr)
         return 2
-    available = sorted(p.stem[len("bench_"):] for p in bdir.glob("bench_*.py"))
-    if args.name not in available:
+    available = sorted(p.stem[len("bench_"):].replace("_", "-") for p in bdir.glob("bench_*.py"))
+    name = args.name.strip().lower().replace("_", "-")
+    if name not in available:
         print(f"{PROG} bench: error: unknown benchmark {args.name!r}; available: "
               f"{', '.join(available) or 'none'}", file=sys.stderr)
         return 2
-    path = bdir / f"bench_{args.name}.py"
+    path = bdir / f"bench_{name.replace('-', '_')}.py"
     if str(bdir) not in sys.path:
         sys.path.insert(0, str(bdir))
     spec = importlib.util.spec_from_file_location(f"fusionsci_bench_{args.name}", path)
