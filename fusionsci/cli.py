@@ -633,8 +633,12 @@ def cmd_bench(args) -> int:
     path = bdir / f"bench_{name.replace('-', '_')}.py"
     if str(bdir) not in sys.path:
         sys.path.insert(0, str(bdir))
-    spec = importlib.util.spec_from_file_location(f"fusionsci_bench_{args.name}", path)
+    modname = f"fusionsci_bench_{name.replace('-', '_')}"
+    spec = importlib.util.spec_from_file_location(modname, path)
     module = importlib.util.module_from_spec(spec)
+    # registered before it runs: ms.jit resolves the globals of Cells defined in the script by
+    # importing their module
+    sys.modules[modname] = module
     spec.loader.exec_module(module)
     if not hasattr(module, "main"):
         print(f"{PROG} bench: error: {path} has no main(argv) function", file=sys.stderr)

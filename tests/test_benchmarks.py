@@ -18,3 +18,23 @@ def test_bench_solvers_quick_json_agrees_with_numpy_baseline(capsys):
         assert r["rel_l2"] < 1e-12, r           # same scheme, same steps: float64 rounding only
         assert r["time_per_step_s"] > 0 and r["numpy_time_per_step_s"] > 0
         assert abs(r["ratio"] - r["time_per_step_s"] / r["numpy_time_per_step_s"]) < 1e-9 * r["ratio"]
+
+
+def test_bench_pinn_burgers_reports_the_error_of_what_it_writes(tmp_path, capsys):
+    """A tiny training run: the reported rel_l2 is the error of the written 256 x 100 prediction
+    against Cole-Hopf (recomputed here from the file)."""
+    import numpy as np
+    from fusionsci.io import read_solution
+    from fusionsci.reference.cole_hopf import burgers_cole_hopf_grid
+    out = tmp_path / "pinn.h5"
+    rc = cli.main(["bench", "pinn-burgers", "--json", "--no-torch", "--adam", "30", "--lbfgs", "10",
+                   "--n", "300", "--out", str(out)])
+    assert rc == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    sol = read_solution(out)
+    u = next(iter(sol.fields.values()))
+    assert u.shape == (1, 100, 256)
+    ref = burgers_cole_hopf_grid(sol.coords["x"], sol.t, nu=float(sol.params["nu"]))
+    err = np.linalg.norm(u[0] - ref) / np.linalg.norm(ref)
+    assert abs(err - report["rel_l2"]) <= 1e-6 * err
+    assert report["lbfgs_iters"] <= 10 and report["n_collocation"] == 300
