@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from . import __version__
+from .cli_train import add_train_parser
 from .errors import DivergenceError
 
 PROG = "fusionsci"
@@ -259,6 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
 
     _add_solve_parser(sub)
+    add_train_parser(sub, _positive_int, _seed)
 
     bench = sub.add_parser("bench", help="run benchmarks/bench_NAME.py (source checkout)",
                            description="Run a benchmark script of a source checkout; the remaining arguments "

@@ -87,6 +87,9 @@ class Solver:
                  chunk: int | None = None, cfl: float = 0.5):
         if not isinstance(eq, Equation):
             raise TypeError(f"eq must be a fusionsci Equation, got {type(eq).__name__}")
+        if getattr(eq, "steady", False):
+            raise ValueError(f"{type(eq).__name__} is steady (no time derivative): there is nothing to time-step; "
+                             f"use eq.solve_steady() where it exists, or a PINN (fusionsci.pinn.Problem)")
         self.eq = eq
         self.grid = eq.grid(n) if grid is None else grid
         self.disc = make_discretization(eq, self.grid, dtype)

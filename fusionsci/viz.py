@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["figure", "plot_spacetime", "plot_error", "plot_lines", "plot_field2d", "plot_convergence",
-           "fit_order", "save"]
+           "plot_history", "fit_order", "save"]
 
 
 def _mpl():
@@ -217,6 +217,34 @@ def plot_convergence(h, err, order: float | None = None, ax=None, title: str | N
         ax.loglog(h, e[0] * (h / h[0]) ** float(order), "k--", lw=0.9, label=f"O({xlabel}^{float(order):g})")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(label)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize="small")
+    if title:
+        ax.set_title(title)
+    return fig, ax
+
+
+def plot_history(history: dict, ax=None, title: str | None = "training loss", skip=("iteration", "phase", "lr")):
+    """Loss curves from a trainer history (``{"iteration": [...], "total": [...], term: [...]}``)
+    on a log scale, with the Adam/L-BFGS switch marked when ``history["phase"]`` has both.
+    Lists that are not losses (``skip``, weights ``w_*``, nested dicts) are left out.
+    Returns ``(fig, ax)``."""
+    it = np.asarray(history.get("iteration", []), dtype=float)
+    if it.size == 0:
+        raise ValueError("plot_history: the history has no logged iterations")
+    fig, ax = _axes(ax)
+    for name, vals in history.items():
+        if name in skip or name.startswith("w_") or not isinstance(vals, list) or len(vals) != it.size:
+            continue
+        v = np.asarray(vals, dtype=float)
+        ok = np.isfinite(v) & (v > 0)
+        if ok.any():
+            ax.semilogy(it[ok], v[ok], lw=2.0 if name == "total" else 1.0, label=name)
+    phases = history.get("phase", [])
+    if "lbfgs" in phases and "adam" in phases:
+        ax.axvline(it[phases.index("lbfgs")], color="k", ls=":", lw=0.8, label="L-BFGS from here")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("loss")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize="small")
     if title:

@@ -19,6 +19,8 @@ from .navier_stokes import NavierStokes2D, KolmogorovFlow
 from .wave import Wave
 from .euler import Euler1D
 from .elliptic import Poisson, Helmholtz, Darcy
+from .navier_stokes_steady import SteadyNavierStokes2D
+from .beam import EulerBernoulliBeam
 
 #: other spellings accepted by :func:`get_equation`
 ALIASES = {
@@ -28,6 +30,10 @@ ALIASES = {
     "navier_stokes_2d": "navier_stokes",
     "heat2d": "heat_2d",
     "fisher": "fisher_kpp",
+    "kovasznay": "navier_stokes_steady",
+    "steady_navier_stokes": "navier_stokes_steady",
+    "euler_bernoulli": "beam",
+    "euler_bernoulli_beam": "beam",
 }
 
 
@@ -72,4 +78,5 @@ def get_equation(name: str, **params) -> Equation:
 
 __all__ = ["Equation", "EQUATIONS", "ALIASES", "register", "get_equation", "Burgers", "Heat", "Heat2D", "Advection",
            "KdV", "KuramotoSivashinsky", "AllenCahn", "FisherKPP", "GrayScott", "NavierStokes2D",
-           "KolmogorovFlow", "Wave", "Euler1D", "Poisson", "Helmholtz", "Darcy"]
+           "KolmogorovFlow", "Wave", "Euler1D", "Poisson", "Helmholtz", "Darcy",
+           "SteadyNavierStokes2D", "EulerBernoulliBeam"]

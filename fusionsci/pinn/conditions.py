@@ -2,16 +2,17 @@
 
 A *condition* owns a fixed set of points and produces a residual there from the network:
 
-=================  =========================================  ====================================
-condition          residual ``r`` at its points                reads
-=================  =========================================  ====================================
-``Dirichlet``      ``u - g``                                   ``u``
-``Neumann``        ``n . grad u - g``                          ``u_x, u_y, ...`` (normal axes)
-``Robin``          ``alpha u + beta n . grad u - g``           ``u`` and the normal derivatives
-``Periodic``       ``d^k u(x_lo) - d^k u(x_hi)`` per order k   ``u, u_x, ...`` at both point sets
-``InitialValue``   ``u(x, t0) - g(x)`` (or ``u_t(x, t0) - g``)  ``u`` or ``u_t``
-``Observations``   ``u(x_i) - u_i`` (data misfit)              ``u``
-=================  =========================================  ====================================
+===================  =========================================  ====================================
+condition            residual ``r`` at its points                reads
+===================  =========================================  ====================================
+``Dirichlet``        ``u - g``                                   ``u``
+``DerivativeValue``  ``d^a u - g`` (e.g. ``u_xx = 0``)          the key ``d^a u``
+``Neumann``          ``n . grad u - g``                          ``u_x, u_y, ...`` (normal axes)
+``Robin``            ``alpha u + beta n . grad u - g``           ``u`` and the normal derivatives
+``Periodic``         ``d^k u(x_lo) - d^k u(x_hi)`` per order k   ``u, u_x, ...`` at both point sets
+``InitialValue``     ``u(x, t0) - g(x)`` (or ``u_t(x, t0) - g``)  ``u`` or ``u_t``
+``Observations``     ``u(x_i) - u_i`` (data misfit)              ``u``
+===================  =========================================  ====================================
 
 and the loss is ``mean(r^2)``. Life cycle:
 
@@ -246,6 +247,41 @@ class Dirichlet(_Data):
     def _residual(self):
         d = self.engine.evaluate(self._points_tensor())
         return d[self.field] - self._g
+
+
+class DerivativeValue(Dirichlet):
+    r"""``d^a u = g`` at boundary (or any) points for a derivative key ``d^a u`` such as ``"u_xx"``:
+    residual ``r = d^a u(x_i) - g(x_i)``. Boundary conditions of higher-order equations use it,
+    e.g. the simply supported beam ``u_xx(0) = u_xx(L) = 0`` or the free end ``u_xxx(L) = 0``.
+
+    Arguments as :class:`Dirichlet`, with ``key`` (a derivative key of an output, e.g.
+    ``"u_xx"``, ``"v_xy"``) in place of ``field``.
+    """
+
+    def __init__(self, geometry_or_points, key: str, value=0.0, n=None, method="random", seed=None, where=None):
+        from ..equations.base import parse_key
+        if not isinstance(key, str):
+            raise ValueError(f"DerivativeValue: key={key!r} must be a derivative key such as 'u_xx'")
+        try:
+            field, orders = parse_key(key)
+        except KeyError as exc:
+            raise ValueError(f"DerivativeValue: {exc.args[0]}") from None
+        super().__init__(geometry_or_points, value, field, n, method, seed, where)
+        self.key = key
+        self._axes = tuple(a for a, _ in orders)
+
+    def _check_inputs(self):
+        missing = [a for a in self._axes if a not in self.inputs]
+        if missing:
+            raise ValueError(f"DerivativeValue: key {self.key!r} differentiates along {missing}, which are not "
+                             f"network inputs {self.inputs}")
+
+    def _keys(self):
+        return (self.key,)
+
+    def _residual(self):
+        d = self.engine.evaluate(self._points_tensor())
+        return d[self.key] - self._g
 
 
 class Robin(_Data):
@@ -515,5 +551,5 @@ class ConstrainedNet(nn.Cell):
         return self._fn(x, self.net(x))
 
 
-__all__ = ["Condition", "Dirichlet", "Neumann", "Robin", "Periodic", "InitialValue", "Observations",
+__all__ = ["Condition", "Dirichlet", "DerivativeValue", "Neumann", "Robin", "Periodic", "InitialValue", "Observations",
            "OutputTransform", "ConstrainedNet"]

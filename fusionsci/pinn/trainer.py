@@ -4,7 +4,12 @@ The trainer knows nothing about PDEs: it is given a network Cell and named loss 
 zero-argument callable (or an object with a zero-argument ``loss`` method) that evaluates the
 network at its current weights and returns a 0-d tensor. The objective is
 
-    ``L(theta) = sum_k w_k L_k(theta)``          (fixed weights ``w_k``, default 1)
+    ``L(theta) = sum_k w_k L_k(theta)``
+
+with loss weights ``w_k`` (default 1) that are either fixed or adapted during Adam by
+:class:`GradNormBalance`. The weights live in a non-trainable ``Parameter`` (a runtime input of
+the compiled graphs, updated with ``ops.assign``), so changing them -- by hand with
+:meth:`Trainer.set_weights` or by the adaptive scheme -- never recompiles anything.
 
 Adam (Kingma & Ba 2015), written here so it works for float32 *and* float64 parameters
 (``mindspore.nn.Adam`` only accepts float16/float32 gradients on CPU): at Adam step ``t``
@@ -16,15 +21,23 @@ Adam (Kingma & Ba 2015), written here so it works for float32 *and* float64 para
 The loss terms, their weighted sum, ``ms.value_and_grad`` w.r.t. the trainable parameters and
 the update form one ``ms.jit`` function; the learning rate and the two bias corrections enter it
 as 0-d tensors (computed on the host in float64), so a schedule never triggers a recompile.
+Every trainable parameter of ``net`` is optimised, including extra scalar ``Parameter``\\ s a
+wrapper Cell holds next to its network (an unknown equation coefficient in an inverse problem).
 
 Guard: every step returns ``[L, L_1, ..., L_K]`` to the host; the first step whose total is not
 finite raises :class:`fusionsci.errors.DivergenceError` naming the first non-finite term, after
-the weights, Adam moments and counters are put back to the last log point (a copy is kept at
-each one). ``err.last_good`` is the iteration that was restored.
+the parameters, Adam moments, loss weights and counters are put back to the last log point (a
+copy is kept at each one). ``err.last_good`` is the iteration that was restored.
 
-Checkpoints (:meth:`Trainer.save_checkpoint`) hold weights, Adam moments, both step counters and
-the loss history in one ``.npz``, written atomically (temporary file, fsync, ``os.replace``).
-Resuming from one reproduces an uninterrupted run bit for bit on CPU.
+Checkpoints (:meth:`Trainer.save_checkpoint`) hold parameters, Adam moments, loss weights, both
+step counters and the history in one ``.npz``, written atomically (temporary file, fsync,
+``os.replace``). Resuming from one reproduces an uninterrupted run bit for bit on CPU, adaptive
+weights included.
+
+Compiled functions are built at the first step and reused. When a loss term changes in a way the
+compiled graph cannot see -- typically its point set changes shape (residual-based adaptive
+refinement adds points) -- call :meth:`Trainer.rebuild`: the graphs are rebuilt at the next step;
+parameters, Adam moments, weights, counters and history are kept.
 
 Example::
 
@@ -32,9 +45,10 @@ Example::
         def __init__(self, residual, x): self.residual, self.x = residual, x
         def loss(self): return self.residual.loss(self.x)
 
-    tr = Trainer(net, {"pde": PDELoss(res, x)}, lr=exponential_decay(1e-3, 0.9, 1000))
-    tr.train_adam(5000, log_every=500)
-    tr.train_lbfgs(2000)
+    tr = Trainer(net, {"pde": PDELoss(res, x), "bc": bc}, lr=exponential_decay(1e-3, 0.9, 1000),
+                 adaptive=GradNormBalance(every=100, alpha=0.9, reference="pde"))
+    tr.train_adam(5000, log_every=500)   # history["w_bc"] records the weight of "bc"
+    tr.train_lbfgs(2000)                 # weights frozen at their last Adam values
 """
 from __future__ import annotations
 
@@ -44,6 +58,7 @@ import os
 import sys
 import tempfile
 import time
+import warnings
 from typing import Callable, Dict, Optional, Sequence
 
 import numpy as np
@@ -52,13 +67,12 @@ from mindspore import Tensor, nn, ops
 
 from ..errors import DivergenceError
 
-__all__ = ["Trainer", "constant", "step_decay", "exponential_decay", "cosine_decay"]
+__all__ = ["Trainer", "GradNormBalance", "constant", "step_decay", "exponential_decay", "cosine_decay"]
 
 _NP = {ms.float32: np.float32, ms.float64: np.float64}
 _RESERVED = ("iteration", "total", "lr", "phase")
-_FORMAT = "fusionsci.trainer/1"
-
-
+_FORMAT = "fusionsci.trainer/2"
+_FORMATS_READ = ("fusionsci.trainer/1", _FORMAT)
 # --------------------------------------------------------------------------- schedules
 # A schedule is any function ``step -> learning rate`` of the 0-based Adam step.
 
@@ -118,6 +132,119 @@ class cosine_decay:
         return self.lr_min + (self.lr0 - self.lr_min) * 0.5 * (1.0 + math.cos(math.pi * frac))
 
 
+# --------------------------------------------------------------------------- adaptive weights
+
+class GradNormBalance:
+    r"""Gradient-norm balancing of the loss weights: the "learning-rate annealing" of Wang, Teng &
+    Perdikaris (2021), *Understanding and mitigating gradient flow pathologies in physics-informed
+    neural networks*, SIAM J. Sci. Comput. 43(5), A3055-A3081, in its L2-norm form.
+
+    Every ``every`` Adam steps (at Adam steps ``0, every, 2 every, ...``, before that step's
+    update) the trainer evaluates, in one compiled call, the gradient norm of each *unweighted*
+    term w.r.t. all trainable parameters ``theta`` (flattened into one vector),
+
+        ``g_k = || grad_theta L_k(theta) ||_2``,  and  ``g_tot = || grad_theta sum_j L_j(theta) ||_2``,
+
+    and, for every balanced term ``k``,
+
+        ``lambda_hat_k = G / g_k``,   ``lambda_k <- alpha lambda_k + (1 - alpha) lambda_hat_k``,
+
+    where the numerator ``G`` is chosen by ``reference``:
+
+    * ``None`` (default): ``G = sum_j g_j`` (the form of Wang et al. 2023, "An expert's guide to
+      training PINNs"; invariant to which term is called the reference);
+    * ``"total"``: ``G = g_tot``, the gradient norm of the unweighted total loss;
+    * a term name ``r``: ``G = g_r``, the norm of that term's gradient (the 2021 paper, which uses
+      the PDE residual as reference; it takes ``max_theta |grad L_r| / mean_theta |grad L_k|``,
+      here both are L2 norms, which is smoother and less driven by a single large component).
+      The reference term then keeps its weight (its ``lambda_hat`` would be 1).
+
+    After balancing, ``lambda_hat_k g_k = G`` for all balanced ``k``: every term pushes the
+    parameters with the same gradient magnitude, so no term's gradient dominates the others.
+    ``alpha`` in ``[0, 1]`` smooths the estimates (an exponential moving average; ``alpha = 0``
+    takes ``lambda_hat`` as is). The EMA starts from the trainer's ``weights=`` (default 1).
+
+    Args:
+        every: update period in Adam steps (integer >= 1).
+        alpha: EMA factor in ``[0, 1]``.
+        reference: ``None``, ``"total"`` or a term name (see above).
+        fixed: names of terms whose weights never change.
+        max_weight: optional upper bound applied to the updated weights (> 0).
+
+    Guard: when ``g_k`` or ``G`` is zero or not finite, ``lambda_hat_k`` is undefined: the weight
+    of term ``k`` is left unchanged and a ``RuntimeWarning`` names the term and the Adam step.
+    Weights never become NaN. L-BFGS does not adapt the weights: it minimises the objective
+    with the weights reached at the end of Adam.
+    """
+
+    def __init__(self, every: int = 100, alpha: float = 0.9, reference: Optional[str] = None,
+                 fixed: Sequence[str] = (), max_weight: Optional[float] = None):
+        if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
+            raise ValueError(f"GradNormBalance: every={every!r} must be an integer >= 1")
+        if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.floating)) or not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"GradNormBalance: alpha={alpha!r} must be a number in [0, 1]")
+        if reference is not None and not isinstance(reference, str):
+            raise ValueError(f"GradNormBalance: reference={reference!r} must be None, 'total' or a term name")
+        if isinstance(fixed, str):
+            fixed = (fixed,)
+        self.every, self.alpha, self.reference = int(every), float(alpha), reference
+        self.fixed = tuple(fixed)
+        self.max_weight = None if max_weight is None else _positive("max_weight", max_weight)
+
+    def check(self, names: Sequence[str]) -> None:
+        """Raise ValueError when ``reference`` or ``fixed`` name terms not in ``names``."""
+        unknown = [n for n in self.fixed if n not in names]
+        if unknown:
+            raise ValueError(f"GradNormBalance: fixed terms {unknown} are not loss terms {list(names)}")
+        if self.reference not in (None, "total") and self.reference not in names:
+            raise ValueError(f"GradNormBalance: reference={self.reference!r} is neither None, 'total' nor a "
+                             f"loss term {list(names)}")
+
+    def balanced(self, names: Sequence[str]) -> list:
+        """The names of the terms whose weights are adapted."""
+        return [n for n in names if n not in self.fixed and n != self.reference]
+
+    def targets(self, names: Sequence[str], norms, total_norm: float) -> np.ndarray:
+        """``lambda_hat`` for each term (float64): ``G / g_k`` for balanced terms, NaN for terms
+        that are not balanced or where it is undefined (``g_k`` or ``G`` zero / not finite)."""
+        g = np.asarray(norms, dtype=np.float64)
+        if self.reference is None:
+            big = float(g.sum())
+        elif self.reference == "total":
+            big = float(total_norm)
+        else:
+            big = float(g[list(names).index(self.reference)])
+        out = np.full(len(names), np.nan)
+        keep = set(self.balanced(names))
+        for i, n in enumerate(names):
+            if n in keep and math.isfinite(big) and big > 0 and math.isfinite(g[i]) and g[i] > 0:
+                out[i] = big / g[i]
+        return out
+
+    def update(self, names: Sequence[str], weights, norms, total_norm: float, step: Optional[int] = None):
+        """``(new_weights, lambda_hat)``: the EMA ``alpha w + (1 - alpha) lambda_hat`` (capped at
+        ``max_weight``) for balanced terms with a defined ``lambda_hat``; other weights unchanged."""
+        w = np.array(weights, dtype=np.float64)
+        lam = self.targets(names, norms, total_norm)
+        where = "" if step is None else f" at Adam step {step}"
+        for i, n in enumerate(names):
+            if n not in self.balanced(names):
+                continue
+            if not math.isfinite(lam[i]):
+                warnings.warn(f"GradNormBalance: gradient norm of term {n!r} is {float(norms[i])!r} (reference "
+                              f"norm from {self.reference or 'sum of norms'}: total {float(total_norm)!r}){where}; "
+                              f"its weight is kept at {w[i]!r}", RuntimeWarning, stacklevel=3)
+                continue
+            w[i] = self.alpha * w[i] + (1.0 - self.alpha) * lam[i]
+            if self.max_weight is not None:
+                w[i] = min(w[i], self.max_weight)
+        return w, lam
+
+    def __repr__(self):
+        return (f"GradNormBalance(every={self.every}, alpha={self.alpha}, reference={self.reference!r}, "
+                f"fixed={self.fixed!r}, max_weight={self.max_weight!r})")
+
+
 # --------------------------------------------------------------------------- trainer
 
 def _as_term_fn(name, term):
@@ -130,30 +257,44 @@ def _as_term_fn(name, term):
                     f"method, got {type(term).__name__}")
 
 
+def _named(fn):
+    """``fn`` wrapped in a named zero-argument function (what ``ms.grad`` differentiates)."""
+    def term_value():
+        return fn()
+    return term_value
+
+
 class Trainer:
     """Train ``net`` on the weighted sum of named loss terms: Adam (one jit step), then L-BFGS.
 
     Args:
-        net: the ``nn.Cell`` whose trainable parameters are optimised (one float dtype).
+        net: the ``nn.Cell`` whose trainable parameters are optimised (one float dtype). A
+            wrapper Cell may hold extra trainable ``Parameter``\\ s next to a network (e.g. an
+            unknown coefficient of an inverse problem): they are optimised and checkpointed too.
         terms: ``{name: term}``; ``term()`` or ``term.loss()`` returns a 0-d tensor computed from
             ``net``'s current weights. Names ``iteration``, ``total``, ``lr``, ``phase`` are reserved.
-        weights: ``{name: w}`` fixed weights (missing names: 1.0).
+        weights: ``{name: w}`` initial loss weights (missing names: 1.0); fixed unless ``adaptive``
+            changes them. Change them any time with :meth:`set_weights` (no recompilation).
         lr: a float (constant) or a schedule ``step -> lr`` (:class:`step_decay`,
             :class:`exponential_decay`, :class:`cosine_decay`, or any function).
         betas, eps: Adam constants.
         callbacks: callables ``cb(iteration, losses)`` run at each log point; ``losses`` is
-            ``{"total": L, name: L_k, ...}`` (Python floats).
+            ``{"total": L, name: L_k, ...}`` (Python floats). See also :meth:`add_callback`.
         jit: compile the Adam step with ``ms.jit`` (``False``: run it eagerly, for debugging).
-        verbose: print progress lines to stderr at log points.
+        verbose: print progress lines to stderr at log points (with the weights when adaptive).
+        adaptive: ``None`` (fixed weights) or a :class:`GradNormBalance`, applied during Adam.
 
     Attributes: ``iteration`` (optimisation steps so far, Adam + L-BFGS), ``adam_step`` (Adam
-    steps: drives the schedule and bias correction), ``history`` (dict of lists: ``iteration``,
-    ``phase``, ``lr``, ``total`` and one list per term, appended at each log point).
+    steps: drives the schedule, bias correction and adaptive updates), ``weights`` (the current
+    ``{name: w}``, a copy), ``history`` (dict of lists appended at each log point: ``iteration``,
+    ``phase``, ``lr``, ``total``, one list per term, and ``w_<name>``: the weight each term had in
+    that step, so ``total == sum_k w_<k> * <k>``), ``balance`` (after an adaptive update: the
+    Adam step, gradient norms and ``lambda_hat`` of that update).
     """
 
     def __init__(self, net: nn.Cell, terms: Dict[str, object], weights: Optional[Dict[str, float]] = None,
                  lr=1e-3, betas=(0.9, 0.999), eps=1e-8, callbacks: Sequence[Callable] = (), jit: bool = True,
-                 verbose: bool = True):
+                 verbose: bool = True, adaptive: Optional[GradNormBalance] = None):
         if not isinstance(net, nn.Cell):
             raise TypeError(f"Trainer: net must be a mindspore.nn.Cell, got {type(net).__name__}")
         if not isinstance(terms, dict) or not terms:
@@ -161,6 +302,9 @@ class Trainer:
         for name in terms:
             if not isinstance(name, str) or name in _RESERVED:
                 raise ValueError(f"Trainer: loss term name {name!r} is not allowed (reserved: {_RESERVED})")
+            if "w_" + name in terms:
+                raise ValueError(f"Trainer: loss term names {name!r} and {'w_' + name!r} clash (history keeps "
+                                 f"the weight of term {name!r} under 'w_{name}')")
         weights = dict(weights or {})
         unknown = set(weights) - set(terms)
         if unknown:
@@ -177,37 +321,107 @@ class Trainer:
             raise ValueError(f"Trainer: parameters must all be float32 or all float64, got {sorted(map(str, dtypes))}")
         self.dtype = next(iter(dtypes))
         self._npd = _NP[self.dtype]
-        self.weights = {n: float(weights.get(n, 1.0)) for n in self.names}
-        for n, w in self.weights.items():
-            if not math.isfinite(w) or w < 0:
-                raise ValueError(f"Trainer: weight for term {n!r} is {w!r}; weights must be finite and >= 0")
+        self._wvals = self._check_weights({n: weights.get(n, 1.0) for n in self.names})
+        # the weights as a graph input: a non-trainable Parameter, updated with ops.assign
+        self._w = ms.Parameter(self._tensor(self._wvals), name="trainer.loss_weights", requires_grad=False)
+        if adaptive is not None:
+            if not isinstance(adaptive, GradNormBalance):
+                raise TypeError(f"Trainer: adaptive must be None or a GradNormBalance, got {type(adaptive).__name__}")
+            adaptive.check(self.names)
+        self.adaptive = adaptive
+        self.balance = None
         self.schedule = lr if callable(lr) else constant(lr)
         b1, b2 = betas
         if not (0 <= b1 < 1 and 0 <= b2 < 1):
             raise ValueError(f"Trainer: betas={betas!r} must lie in [0, 1)")
         self.betas, self.eps = (float(b1), float(b2)), _positive("eps", eps)
-        self.callbacks = list(callbacks)
+        self.callbacks = []
+        for cb in callbacks:
+            self.add_callback(cb)
         self.jit, self.verbose = bool(jit), bool(verbose)
 
         self.iteration = 0
         self.adam_step = 0
-        self.history = {k: [] for k in ("iteration", "phase", "lr", "total") + self.names}
+        self.history = self._empty_history()
         self._m = [ms.Parameter(ops.zeros(p.shape, self.dtype), name="adam_m." + p.name, requires_grad=False)
                    for p in self.params]
         self._v = [ms.Parameter(ops.zeros(p.shape, self.dtype), name="adam_v." + p.name, requires_grad=False)
                    for p in self.params]
         self._good = None
-        self._step_fn = None
-        self._loss_fn = None
+        self.rebuild()
+
+    def _empty_history(self) -> dict:
+        return {k: [] for k in ("iteration", "phase", "lr", "total") + self.names + tuple("w_" + n for n in self.names)}
+
+    # ----------------------------------------------------------------- weights and callbacks
+
+    def _check_weights(self, mapping) -> np.ndarray:
+        out = np.empty(len(self.names), dtype=np.float64)
+        for i, n in enumerate(self.names):
+            w = mapping[n]
+            if isinstance(w, bool) or not isinstance(w, (int, float, np.floating, np.integer)) \
+                    or not math.isfinite(w) or w < 0:
+                raise ValueError(f"Trainer: weight for term {n!r} is {w!r}; weights must be finite and >= 0")
+            out[i] = float(w)
+        return out
+
+    @property
+    def weights(self) -> dict:
+        """The current loss weights ``{name: w}`` (a copy: change them with :meth:`set_weights`)."""
+        return {n: float(w) for n, w in zip(self.names, self._wvals)}
+
+    @weights.setter
+    def weights(self, mapping) -> None:
+        self.set_weights(mapping)
+
+    def set_weights(self, mapping: Dict[str, float]) -> None:
+        """Set the weights of the terms named in ``mapping`` (others keep theirs). Takes effect at
+        the next step without recompiling (the weights are a runtime input of the compiled
+        graphs). With an adaptive scheme the new values are where its moving average continues."""
+        unknown = set(mapping) - set(self.names)
+        if unknown:
+            raise ValueError(f"set_weights: unknown terms {sorted(unknown)}; terms are {list(self.names)}")
+        merged = self.weights
+        merged.update(mapping)
+        self._wvals = self._check_weights(merged)
+        self._sync_weights()
+
+    def _sync_weights(self) -> None:
+        ops.assign(self._w, self._tensor(self._wvals))
+
+    def add_callback(self, cb: Callable) -> None:
+        """Append ``cb(iteration, losses)``, run at every log point (Adam and L-BFGS)."""
+        if not callable(cb):
+            raise TypeError(f"add_callback: expected a callable cb(iteration, losses), got {type(cb).__name__}")
+        self.callbacks.append(cb)
 
     # ----------------------------------------------------------------- graph pieces
 
     def _tensor(self, value) -> Tensor:
         return Tensor(np.asarray(value, dtype=self._npd), self.dtype)
 
+    def rebuild(self) -> None:
+        """Drop the compiled functions; they are rebuilt and recompiled at the next step or loss
+        evaluation, from the current ``self.terms``.
+
+        Needed when a term changes in a way a compiled graph does not see: its point set changes
+        shape (e.g. residual-based adaptive refinement adds collocation points), a term holds a
+        new tensor object, or a term object in ``self.terms`` is replaced (same names). Without it
+        the compiled graphs silently keep using the tensors they were compiled with (measured,
+        MindSpore 2.10: a term's new point tensor, same shape or not, gave the old loss value,
+        with no recompilation and no error). Not needed
+        for new weights (:meth:`set_weights`), learning rates, or new values written with
+        ``ops.assign`` into a same-shape ``Parameter``. Parameters, Adam moments, weights,
+        counters and history are kept.
+        """
+        self._step_fn = self._loss_fn = self._eval_fn = self._norm_fn = None
+
     def _build(self):
-        fns, n = self._fns, len(self._fns)
-        w = self._tensor([self.weights[k] for k in self.names])
+        if set(self.terms) != set(self.names):
+            raise ValueError(f"Trainer: terms {sorted(self.terms)} differ from the trainer's {list(self.names)}; "
+                             f"replace term objects under the same names only")
+        self._fns = [_as_term_fn(n, self.terms[n]) for n in self.names]
+        fns, n, w = self._fns, len(self._fns), self._w
 
         def weighted_losses():
             vals = []
@@ -242,6 +456,56 @@ class Trainer:
         self._loss_fn = total_loss
         self._eval_fn = ms.jit(weighted_losses) if self.jit else weighted_losses
 
+    def _build_norms(self):
+        if self._step_fn is None:
+            self._build()
+        fns, n, params = self._fns, len(self._fns), self.params
+        term_grads = [ms.grad(_named(f), None, params) for f in fns]
+        zero = self._tensor(0.0)
+
+        def unweighted_total():
+            s = zero
+            for i in range(n):
+                s = s + fns[i]()
+            return s
+
+        total_grad = ms.grad(unweighted_total, None, params)
+
+        def squared_norm(grads):
+            s = zero
+            for j in range(len(params)):
+                s = s + (grads[j] * grads[j]).sum()
+            return s
+
+        def gradient_norms():
+            sq = []
+            for i in range(n):                        # one backward pass per term, one graph
+                sq.append(squared_norm(term_grads[i]()))
+            sq.append(squared_norm(total_grad()))
+            return ops.sqrt(ops.stack(sq))
+
+        self._norm_fn = ms.jit(gradient_norms) if self.jit else gradient_norms
+
+    def gradient_norms(self) -> dict:
+        """``{name: ||grad_theta L_k||_2, "total": ||grad_theta sum_k L_k||_2}`` (unweighted terms,
+        all trainable parameters), from one compiled call. What :class:`GradNormBalance` uses."""
+        if self._norm_fn is None:
+            self._build_norms()
+        vals = self._norm_fn().asnumpy().astype(np.float64)
+        out = {nm: float(v) for nm, v in zip(self.names, vals[:-1])}
+        out["total"] = float(vals[-1])
+        return out
+
+    def _adapt(self) -> None:
+        norms = self.gradient_norms()
+        g = np.array([norms[n] for n in self.names])
+        new, lam = self.adaptive.update(self.names, self._wvals, g, norms["total"], step=self.adam_step)
+        self.balance = {"adam_step": self.adam_step, "norms": norms,
+                        "lambda_hat": {n: float(v) for n, v in zip(self.names, lam)}}
+        if not np.array_equal(new, self._wvals):
+            self._wvals = new
+            self._sync_weights()
+
     def losses(self) -> dict:
         """Current ``{"total": L, name: L_k}`` (Python floats), without a step."""
         if self._step_fn is None:
@@ -258,12 +522,15 @@ class Trainer:
         return {"params": [p.asnumpy().copy() for p in self.params],
                 "m": [m.asnumpy().copy() for m in self._m],
                 "v": [v.asnumpy().copy() for v in self._v],
+                "weights": self._wvals.copy(),
                 "iteration": self.iteration, "adam_step": self.adam_step}
 
     def _restore(self, snap: dict) -> None:
         for group, key in ((self.params, "params"), (self._m, "m"), (self._v, "v")):
             for p, arr in zip(group, snap[key]):
                 ops.assign(p, Tensor(np.asarray(arr, dtype=self._npd), self.dtype))
+        self._wvals = np.array(snap["weights"], dtype=np.float64)
+        self._sync_weights()
         self.iteration, self.adam_step = int(snap["iteration"]), int(snap["adam_step"])
 
     # ----------------------------------------------------------------- logging
@@ -277,6 +544,8 @@ class Trainer:
         h["lr"].append(float(lr))
         for k, v in losses.items():
             h[k].append(v)
+        for n, w in zip(self.names, self._wvals):
+            h["w_" + n].append(float(w))
         for cb in self.callbacks:
             cb(self.iteration, dict(losses))
         return losses
@@ -287,7 +556,10 @@ class Trainer:
         elapsed = max(time.perf_counter() - t0, 1e-12)
         rate = done / elapsed
         eta = (todo - done) / rate if rate > 0 else float("nan")
-        terms = " ".join(f"{n} {losses[n]:.3e}" for n in self.names)
+        if self.adaptive is not None:
+            terms = " ".join(f"{n} {losses[n]:.3e} (w {w:.3g})" for n, w in zip(self.names, self._wvals))
+        else:
+            terms = " ".join(f"{n} {losses[n]:.3e}" for n in self.names)
         print(f"[{phase}] it {self.iteration} ({done}/{todo}) loss {losses['total']:.4e} | {terms} | "
               f"{rate:.1f} it/s ETA {eta:.1f}s", file=sys.stderr, flush=True)
 
@@ -295,7 +567,9 @@ class Trainer:
 
     def train_adam(self, iterations: int, log_every: int = 100) -> dict:
         """Run ``iterations`` Adam steps; log (history, callbacks, stderr) every ``log_every`` steps
-        and after the last one. The loss logged at step ``k`` is the loss *before* update ``k``.
+        and after the last one. The loss logged at step ``k`` is the loss *before* update ``k``,
+        with the weights used in that step. With ``adaptive``, the weights are updated before
+        every Adam step whose 0-based index ``adam_step`` is a multiple of ``adaptive.every``.
         Returns ``self.history``. Raises :class:`DivergenceError` on a non-finite total loss."""
         if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) or iterations < 0:
             raise ValueError(f"train_adam: iterations={iterations!r} must be an integer >= 0")
@@ -307,6 +581,8 @@ class Trainer:
         self._good = self._snapshot()
         t0 = time.perf_counter()
         for k in range(int(iterations)):
+            if self.adaptive is not None and self.adam_step % self.adaptive.every == 0:
+                self._adapt()
             t = self.adam_step + 1
             lr = float(self.schedule(self.adam_step))
             vals = self._step_fn(self._tensor(lr), self._tensor(1.0 / (1.0 - b1 ** t)),
@@ -328,9 +604,10 @@ class Trainer:
     # ----------------------------------------------------------------- L-BFGS
 
     def train_lbfgs(self, max_iter: int = 1000, log_every: int = 100, **lbfgs_options):
-        """Minimise the same weighted total with :class:`fusionsci.optim.LBFGS` (``minimize_cell``,
-        jit-compiled loss and gradient), in place. Logs every ``log_every`` iterations (the
-        per-term losses are re-evaluated there) and at the end. Returns the ``LBFGSInfo``."""
+        """Minimise the same weighted total (current weights, held fixed) with
+        :class:`fusionsci.optim.LBFGS` (``minimize_cell``, jit-compiled loss and gradient), in
+        place. Logs every ``log_every`` iterations (the per-term losses are re-evaluated there)
+        and at the end. Returns the ``LBFGSInfo``."""
         from ..optim import LBFGS
         if self._step_fn is None:
             self._build()
@@ -365,17 +642,19 @@ class Trainer:
     # ----------------------------------------------------------------- checkpoints
 
     def save_checkpoint(self, path) -> None:
-        """Write weights, Adam moments, counters and history to ``path`` (an ``.npz``) atomically:
-        a temporary file in the same folder, flushed and fsynced, then ``os.replace``."""
+        """Write parameters, Adam moments, loss weights, counters and history to ``path`` (an
+        ``.npz``, format ``fusionsci.trainer/2``) atomically: a temporary file in the same folder,
+        flushed and fsynced, then ``os.replace``."""
         path = os.fspath(path)
         arrays = {}
         for i, p in enumerate(self.params):
             arrays[f"param_{i}"] = p.asnumpy()
             arrays[f"adam_m_{i}"] = self._m[i].asnumpy()
             arrays[f"adam_v_{i}"] = self._v[i].asnumpy()
+        arrays["loss_weights"] = self._wvals.copy()
         meta = {"format": _FORMAT, "iteration": self.iteration, "adam_step": self.adam_step,
                 "names": [p.name for p in self.params], "terms": list(self.names), "weights": self.weights,
-                "dtype": str(self.dtype), "history": self.history}
+                "adaptive": repr(self.adaptive), "dtype": str(self.dtype), "history": self.history}
         arrays["meta"] = np.array(json.dumps(meta))
         folder = os.path.dirname(os.path.abspath(path))
         fd, tmp = tempfile.mkstemp(prefix=".ckpt-", suffix=".tmp", dir=folder)
@@ -399,12 +678,19 @@ class Trainer:
             pass
 
     def load_checkpoint(self, path) -> None:
-        """Restore what :meth:`save_checkpoint` wrote. Raises ValueError when the checkpoint's
-        parameter names/shapes or terms differ from this trainer's."""
+        """Restore what :meth:`save_checkpoint` wrote, loss weights included (call
+        :meth:`set_weights` afterwards to train on with other ones). Reads formats
+        ``fusionsci.trainer/1`` (weights from its metadata) and ``/2``. Raises ValueError when
+        the file is not a trainer checkpoint or its parameter names/shapes or terms differ from
+        this trainer's."""
         with np.load(os.fspath(path), allow_pickle=False) as z:
+            if "meta" not in z.files:
+                raise ValueError(f"load_checkpoint: {path!r} is not a trainer checkpoint (no metadata)")
             meta = json.loads(str(z["meta"]))
-            if meta.get("format") != _FORMAT:
-                raise ValueError(f"load_checkpoint: {path!r} is not a trainer checkpoint (format {meta.get('format')!r})")
+            fmt = meta.get("format")
+            if fmt not in _FORMATS_READ:
+                raise ValueError(f"load_checkpoint: {path!r} is not a trainer checkpoint this version reads "
+                                 f"(format {fmt!r}; readable: {list(_FORMATS_READ)})")
             names = [p.name for p in self.params]
             if meta["names"] != names:
                 raise ValueError(f"load_checkpoint: parameters {meta['names']} in {path!r} differ from the "
@@ -419,5 +705,16 @@ class Trainer:
                         raise ValueError(f"load_checkpoint: {prefix} of {p.name} has shape {arr.shape}, "
                                          f"expected {tuple(p.shape)}")
                     snap[key].append(arr)
+            if fmt == _FORMAT:
+                w = np.asarray(z["loss_weights"], dtype=np.float64)
+                if w.shape != (len(self.names),):
+                    raise ValueError(f"load_checkpoint: loss_weights in {path!r} have shape {w.shape}, "
+                                     f"expected ({len(self.names)},)")
+            else:
+                w = np.array([float(meta["weights"][n]) for n in self.names])
+        snap["weights"] = w
+        history = {k: list(v) for k, v in meta["history"].items()}
+        for n, wn in zip(self.names, w):                 # format 1 kept no weight history
+            history.setdefault("w_" + n, [float(wn)] * len(history["iteration"]))
         self._restore(snap)
-        self.history = {k: list(v) for k, v in meta["history"].items()}
+        self.history = history
