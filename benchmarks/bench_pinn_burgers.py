@@ -25,6 +25,14 @@ their quotient. The ``deepxde`` comparison (``deepxde_*`` keys; ``--config deepx
 times the same residual Adam step for DeepXDE's Burgers example size: a 3 x 20 tanh network, 2540
 random domain points, no constraint (no boundary/initial losses: only the step is compared).
 
+Derivative modes (:class:`fusionsci.pinn.Derivatives`): the library default ``mode="auto"`` is
+used for training (``mode`` in the JSON; the hard-constraint wrapper is not an MLP, so it is
+``autodiff`` there). The ``deepxde`` comparison times both modes, ``autodiff`` (nested ``ms.grad``)
+and ``taylor`` (forward Taylor mode through the MLP), in the same alternating blocks:
+``deepxde_step_s`` is the default's time (its mode: ``deepxde_mode``), ``deepxde_autodiff_step_s``
+and ``deepxde_taylor_step_s`` each mode's, ``deepxde_*ratio`` the quotients by
+``torch_deepxde_step_s``.
+
 With ``--json`` the last output line is one JSON object. Progress goes to stderr.
 """
 from __future__ import annotations
@@ -85,10 +93,12 @@ class PDELoss:
         return self.residual.loss(self.x)
 
 
-def _make_fusionsci(width, depth, n, dtype, seed, hard=True, lr=None, verbose=True):
-    """(trainer, net, raw MLP, collocation points) for the Burgers residual loss."""
+def _make_fusionsci(width, depth, n, dtype, seed, hard=True, lr=None, verbose=True, mode="auto"):
+    """(trainer, net, raw MLP, collocation points, nu, derivative mode in use) for the Burgers
+    residual loss; ``mode`` is the :class:`fusionsci.pinn.Derivatives` mode (default: the library's)."""
     from fusionsci.equations.burgers import Burgers
     from fusionsci.nets.mlp import MLP
+    from fusionsci.pinn.derivatives import Derivatives
     from fusionsci.pinn.residual import Residual
     from fusionsci.pinn.trainer import Trainer
 
@@ -100,8 +110,10 @@ def _make_fusionsci(width, depth, n, dtype, seed, hard=True, lr=None, verbose=Tr
     rng = np.random.default_rng(seed)
     pts = np.column_stack([rng.uniform(-1, 1, n), rng.uniform(0, 1, n)]).astype(npd)
     res = Residual(eq, net, pts, dtype=dtype)
+    if mode != "auto":
+        res.derivatives = Derivatives(net, res.inputs, res.outputs, res.keys, mode=mode)
     tr = Trainer(net, {"pde": PDELoss(res, Tensor(pts))}, lr=lr if lr is not None else 1e-3, verbose=verbose)
-    return tr, net, raw, pts, float(eq.params["nu"])
+    return tr, net, raw, pts, float(eq.params["nu"]), res.derivatives.mode
 
 
 def _fusionsci_block(tr, steps):
@@ -211,21 +223,52 @@ def _summary(prefix, fs, ts):
 
 
 def run_deepxde(dtype, seed, blocks, steps, use_torch):
-    """Step-speed comparison at DeepXDE's Burgers size: 3 x 20 tanh, 2540 points, residual only."""
+    """Step-speed comparison at DeepXDE's Burgers size: 3 x 20 tanh, 2540 points, residual only.
+
+    Times both derivative modes of :class:`fusionsci.pinn.Derivatives` (``autodiff``: nested
+    ``ms.grad``; ``taylor``: forward Taylor mode through the MLP) in alternating blocks with the
+    PyTorch step; ``deepxde_step_s`` is the library default (``mode="auto"``, named by
+    ``deepxde_mode``)."""
     c = DEEPXDE
-    tr, net, raw, pts, nu = _make_fusionsci(c["width"], c["depth"], c["n"], dtype, seed, hard=False, verbose=False)
+    trainers = {}
+    for mode in ("autodiff", "taylor"):
+        tr, _, raw, pts, nu, _ = _make_fusionsci(c["width"], c["depth"], c["n"], dtype, seed, hard=False,
+                                                 verbose=False, mode=mode)
+        trainers[mode] = tr
+    from fusionsci.pinn.derivatives import Derivatives
+    from fusionsci.pinn.residual import keys_for, network_io
+    from fusionsci.equations.burgers import Burgers
+    ins, outs = network_io(Burgers())
+    mode_auto = Derivatives(raw, ins, outs, keys_for(Burgers())).mode
     tstep = _make_torch(raw, pts, nu, hard=False, dtype=dtype) if use_torch else None
-    fs, ts = _side_by_side(tr, tstep, blocks, steps, warmup=20)
-    s = _summary("", fs, ts)
-    out = {"deepxde_step_s": s["step_s"], "deepxde_step_min_s": s["step_min_s"],
+    warmup = 20
+    for tr in trainers.values():
+        _fusionsci_block(tr, warmup)                # compiles the step
+    if tstep is not None:
+        _torch_block(tstep, warmup)
+    times = {m: [] for m in trainers}
+    ts = []
+    for _ in range(blocks):
+        for m, tr in trainers.items():
+            times[m].append(_fusionsci_block(tr, steps))
+        if tstep is not None:
+            ts.append(_torch_block(tstep, steps))
+    out = {"deepxde_mode": mode_auto, "deepxde_step_s": statistics.median(times[mode_auto]),
+           "deepxde_step_min_s": min(times[mode_auto]),
            "deepxde_n_collocation": c["n"], "deepxde_net": f"{c['depth']}x{c['width']}"}
+    for m in trainers:
+        out[f"deepxde_{m}_step_s"] = statistics.median(times[m])
+        out[f"deepxde_{m}_step_min_s"] = min(times[m])
     if ts:
-        out["torch_deepxde_step_s"] = s["torch_step_s"]
-        out["torch_deepxde_step_min_s"] = s["torch_step_min_s"]
-        out["deepxde_ratio"] = s["step_s"] / s["torch_step_s"]
-    _log(f"[deepxde] fusionsci {out['deepxde_step_s'] * 1e3:.2f} ms/step"
-         + (f", torch {out['torch_deepxde_step_s'] * 1e3:.2f} ms/step, ratio {out['deepxde_ratio']:.2f}"
-            if ts else ", torch not available"))
+        out["torch_deepxde_step_s"] = statistics.median(ts)
+        out["torch_deepxde_step_min_s"] = min(ts)
+        out["deepxde_ratio"] = out["deepxde_step_s"] / out["torch_deepxde_step_s"]
+        for m in trainers:
+            out[f"deepxde_{m}_ratio"] = out[f"deepxde_{m}_step_s"] / out["torch_deepxde_step_s"]
+    _log(f"[deepxde] fusionsci ({mode_auto}) {out['deepxde_step_s'] * 1e3:.2f} ms/step; autodiff "
+         f"{out['deepxde_autodiff_step_s'] * 1e3:.2f}, taylor {out['deepxde_taylor_step_s'] * 1e3:.2f} ms/step"
+         + (f"; torch {out['torch_deepxde_step_s'] * 1e3:.2f} ms/step, ratio {out['deepxde_ratio']:.2f}"
+            if ts else "; torch not available"))
     return out
 
 
@@ -266,7 +309,9 @@ def main(argv=None):
     if args.config == "deepxde":
         result.update(run_deepxde(args.dtype, args.seed, blocks, steps, use_torch))
         result["wall_s"] = time.perf_counter() - t_start
-        print(f"deepxde-size step (3x20, 2540 pts, {args.dtype}): fusionsci {result['deepxde_step_s'] * 1e3:.2f} ms"
+        print(f"deepxde-size step (3x20, 2540 pts, {args.dtype}): fusionsci ({result['deepxde_mode']}) "
+              f"{result['deepxde_step_s'] * 1e3:.2f} ms (autodiff {result['deepxde_autodiff_step_s'] * 1e3:.2f}, "
+              f"taylor {result['deepxde_taylor_step_s'] * 1e3:.2f})"
               + (f", PyTorch eager {result['torch_deepxde_step_s'] * 1e3:.2f} ms, ratio {result['deepxde_ratio']:.2f}"
                  if "deepxde_ratio" in result else ""), flush=True)
         if args.json:
@@ -282,10 +327,11 @@ def main(argv=None):
         if getattr(args, k) is not None:
             cfg[k] = int(getattr(args, k))
     sched = exponential_decay(cfg["lr0"], 0.2, max(cfg["adam"], 1))
-    tr, net, raw, pts, nu = _make_fusionsci(cfg["width"], cfg["depth"], cfg["n"], args.dtype, args.seed, hard=True,
-                                            lr=sched)
+    tr, net, raw, pts, nu, mode = _make_fusionsci(cfg["width"], cfg["depth"], cfg["n"], args.dtype, args.seed,
+                                                  hard=True, lr=sched)
+    result["mode"] = mode
     _log(f"[setup] {cfg['depth']}x{cfg['width']} tanh, {cfg['n']} collocation points, {args.dtype}, "
-         f"{cfg['adam']} Adam + {cfg['lbfgs']} L-BFGS")
+         f"{cfg['adam']} Adam + {cfg['lbfgs']} L-BFGS, derivatives: {mode}")
 
     # step timing: the first Adam steps of the training run, alternated with PyTorch blocks
     t0 = time.perf_counter()
@@ -339,7 +385,7 @@ def main(argv=None):
     print(f"Burgers PINN ({result['net']} tanh, {cfg['n']} points, {args.dtype}, seed {args.seed}): "
           f"rel L2 {rel:.3e}, max |err| {max_err:.3e}, {result['adam_iters']} Adam + {result['lbfgs_iters']} "
           f"L-BFGS, wall {result['wall_s']:.1f}s", flush=True)
-    line = f"Adam step: fusionsci {result['adam_step_s'] * 1e3:.2f} ms"
+    line = f"Adam step: fusionsci ({result['mode']}) {result['adam_step_s'] * 1e3:.2f} ms"
     if "ratio" in result:
         line += f", PyTorch eager {result['torch_adam_step_s'] * 1e3:.2f} ms, ratio {result['ratio']:.2f}"
     if "deepxde_ratio" in result:

@@ -86,13 +86,13 @@ def cmd_train_pinn(args) -> int:
     from .io.hdf5 import write_solution
     from .pinn.cases import build_case
 
+    if args.lbfgs is not None and args.lbfgs < 0:
+        raise ValueError(f"--lbfgs={args.lbfgs} must be >= 0")
     t0 = time.perf_counter()
     case = build_case(args.name, quick=args.quick, seed=args.seed, dtype=args.dtype, verbose=True)
     if args.adam is not None:
         case.adam = args.adam
     if args.lbfgs is not None:
-        if args.lbfgs < 0:
-            raise ValueError(f"--lbfgs={args.lbfgs} must be >= 0")
         case.lbfgs = args.lbfgs
     out = Path(args.out or f"out/pinn/{case.name}")
     out.mkdir(parents=True, exist_ok=True)

@@ -69,6 +69,8 @@ def test_model_checks_network_and_strategies():
     with pytest.raises(ValueError, match="every"):
         Resample(0)
     model = Model(prob, net, verbose=False)
+    with pytest.raises(ValueError, match="already bound to another network"):
+        Model(prob, MLP(2, 1, 8, 1, dtype="float64"), verbose=False)
     with pytest.raises(ValueError, match=r"shape \(n, 2\)"):
         model.predict(np.zeros((4, 3)))
 

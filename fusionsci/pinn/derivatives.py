@@ -23,6 +23,14 @@ children. Everything is plain MindSpore autodiff, so the engine works in PyNativ
 
 This is *not* valid for networks that mix points (batch normalisation, attention over points):
 the summed gradient would then include cross terms.
+
+Modes (``Derivatives(..., mode=...)``): ``"autodiff"`` is the nested-``ms.grad`` scheme above and
+works for any pointwise network. ``"taylor"`` carries the activations and their input derivatives
+through the layers of a :class:`fusionsci.nets.MLP` in one forward pass
+(:mod:`fusionsci.pinn.taylor`; mixed derivatives up to order 2, pure ones up to order 4, no
+embedding) and raises ValueError where that does not apply. ``"auto"`` (the default) uses Taylor
+mode where it applies and was measured faster (keys of order >= :data:`TAYLOR_AUTO_MIN_ORDER`),
+autodiff otherwise.
 """
 from __future__ import annotations
 
@@ -34,6 +42,19 @@ from ..equations.base import parse_key
 
 #: names an input axis may have (the axis letters of derivative keys)
 AXIS_NAMES = ("x", "y", "z", "t")
+
+#: derivative modes of :class:`Derivatives`
+MODES = ("auto", "taylor", "autodiff")
+
+#: ``mode="auto"`` picks Taylor mode where it applies and the highest derivative order among the
+#: keys is at least this (``None``: never). Measured on 2 CPU cores shared with other jobs
+#: (load 5-8), jit-compiled steps interleaved one by one, medians, tanh MLP; Taylor time / autodiff
+#: time: Burgers Adam step (u, u_x, u_t, u_xx) 3 x 20 / 2540 points 0.55-1.01 (float32, the
+#: noisiest; block-alternating runs gave 0.98-1.15), 0.94-0.97 (float64); 5 x 20 / 4000 points
+#: 0.86-0.98 (float32), 0.91-0.93 (float64); all six keys of order <= 2: 0.95 (float32), 0.87
+#: (float64); with u_xxxx (Kuramoto-Sivashinsky keys) 0.57 (float32), 0.22 (float64); first
+#: derivatives only (u, u_x, u_t) 1.27-1.30, so those stay with autodiff.
+TAYLOR_AUTO_MIN_ORDER = 2
 
 
 def _field_function(net, j: int):
@@ -71,6 +92,8 @@ class Derivatives:
         outputs: names of the output columns (the fields), e.g. ``("u",)`` or ``("omega", "psi")``.
         keys: derivative keys ``"<field>"`` or ``"<field>_<axes>"`` (``"u_x"``, ``"u_xxt"``,
             ``"psi_yy"``; see :func:`fusionsci.equations.base.parse_key`).
+        mode: ``"auto"`` (default), ``"taylor"`` or ``"autodiff"`` (see the module docstring);
+            :attr:`mode` is the one in use, and :meth:`plan` names it.
 
     ``engine(x)`` with ``x`` of shape ``(points, n_in)`` returns ``{key: tensor (points,)}`` in
     the order of ``keys``: a derivative mapping ``d`` that an equation's ``linear``/``nonlinear``
@@ -81,7 +104,11 @@ class Derivatives:
     an input, and at call time for points whose shape is not ``(points, n_in)``.
     """
 
-    def __init__(self, net: Callable, inputs: Iterable[str], outputs: Iterable[str], keys: Iterable[str]):
+    def __init__(self, net: Callable, inputs: Iterable[str], outputs: Iterable[str], keys: Iterable[str],
+                 mode: str = "auto"):
+        if mode not in MODES:
+            raise ValueError(f"Derivatives: mode={mode!r} must be one of {MODES}")
+        self.requested_mode = mode
         self.net = net
         #: the network's dtype when it declares one (fusionsci MLPs do); points must match it
         self.dtype = getattr(net, "dtype", None)
@@ -119,7 +146,38 @@ class Derivatives:
                 alpha[self.inputs.index(axis)] = n
             nodes[key] = (field, tuple(alpha))
         self._nodes = nodes
-        self._build()
+        self._taylor = None
+        self.mode = "autodiff"
+        if mode != "autodiff":
+            from .taylor import unsupported_reason
+            alphas = [alpha for _, alpha in nodes.values()]
+            reason = unsupported_reason(net, alphas)
+            if reason is None and getattr(net, "in_dim", self.n_in) != self.n_in:
+                reason = f"the network has in_dim={net.in_dim} but inputs={self.inputs}"
+            if reason is None and getattr(net, "out_dim", len(self.outputs)) != len(self.outputs):
+                reason = f"the network has out_dim={net.out_dim} but outputs={self.outputs}"
+            if mode == "taylor" and reason is not None:
+                raise ValueError(f"Derivatives: mode='taylor' is not available: {reason}")
+            top = max(sum(alpha) for alpha in alphas)
+            if reason is None and (mode == "taylor" or (TAYLOR_AUTO_MIN_ORDER is not None
+                                                        and top >= TAYLOR_AUTO_MIN_ORDER)):
+                self.mode = "taylor"
+        if self.mode == "taylor":
+            self._build_taylor()
+        else:
+            self._build()
+
+    def _build_taylor(self) -> None:
+        from .taylor import TaylorMLP
+        alphas = []
+        for key in self.keys:
+            alpha = self._nodes[key][1]
+            if alpha not in alphas:
+                alphas.append(alpha)
+        self._taylor = TaylorMLP(self.net, alphas)
+        self._taylor_plan = tuple((key, alphas.index(self._nodes[key][1]), self.outputs.index(self._nodes[key][0]))
+                                  for key in self.keys)
+        self.n_reverse_passes = 0
 
     # -- set-up: choose parents and build the named functions --------------------------------------
     def _build(self) -> None:
@@ -184,8 +242,16 @@ class Derivatives:
         self.n_reverse_passes = len(self._grad_plan)
 
     def plan(self) -> list:
-        """Human-readable derivation of every key: ``"u_xx <- d/dx u_x"``."""
+        """Human-readable derivation of every key: ``"u_xx <- d/dx u_x"`` (autodiff) or
+        ``"u_xx <- taylor jet xx of output 0 (...)"`` (Taylor mode)."""
         out = []
+        if self.mode == "taylor":
+            jets = ", ".join(_key_name("", a, self.inputs)[1:] or "value" for a in self._taylor.jets)
+            for key in self.keys:
+                field, alpha = self._nodes[key]
+                out.append(f"{key} <- taylor jet {_key_name('', alpha, self.inputs)[1:] or 'value'} of output "
+                           f"{self.outputs.index(field)} (one forward pass carrying: {jets})")
+            return out
         for key in self.keys:
             field, alpha = self._nodes[key]
             if sum(alpha) == 0:
@@ -212,6 +278,12 @@ class Derivatives:
                              f"{self.inputs}, got shape {tuple(x.shape)}")
         if self.dtype is not None and x.dtype != self.dtype:
             raise TypeError(f"Derivatives: points have dtype {x.dtype} but the network computes in {self.dtype}")
+        if self.mode == "taylor":
+            ys = self._taylor.evaluate(x)
+            ordered = {}
+            for key, k, j in self._taylor_plan:
+                ordered[key] = ys[k][:, j]
+            return ordered
         out = {}
         if self._value_plan:
             y = self.net(x)
@@ -227,12 +299,12 @@ class Derivatives:
         return ordered
 
     def __repr__(self) -> str:
-        return (f"Derivatives(inputs={self.inputs}, outputs={self.outputs}, keys={self.keys}, "
+        return (f"Derivatives(inputs={self.inputs}, outputs={self.outputs}, keys={self.keys}, mode={self.mode!r}, "
                 f"reverse_passes={self.n_reverse_passes})")
 
 
 def derivatives(net: Callable, x, keys: Iterable[str], inputs: Iterable[str] = ("x", "t"),
-                outputs: Iterable[str] = ("u",)) -> dict:
-    """One-shot convenience: ``Derivatives(net, inputs, outputs, keys)(x)``. Builds the engine on
+                outputs: Iterable[str] = ("u",), mode: str = "auto") -> dict:
+    """One-shot convenience: ``Derivatives(net, inputs, outputs, keys, mode)(x)``. Builds the engine on
     every call, so inside training loops and ``ms.jit`` build a :class:`Derivatives` once instead."""
-    return Derivatives(net, inputs, outputs, keys)(x)
+    return Derivatives(net, inputs, outputs, keys, mode=mode)(x)

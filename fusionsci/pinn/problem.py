@@ -487,6 +487,9 @@ class Model:
         self.pde_term = _PDETerm(self)
         terms = {"pde": self.pde_term}
         for name, cond in problem.conditions.items():
+            if cond.bound and cond.engine.net is not net:
+                raise ValueError(f"Model: condition {name!r} is already bound to another network; a condition "
+                                 f"serves one model (build the conditions and Problem again for a second one)")
             cond.bind(net, problem.inputs, problem.outputs, self.dtype)
             terms[name] = cond
         self._history_unknowns = {k: [] for k in unknowns}
