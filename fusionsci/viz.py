@@ -31,7 +31,28 @@ def _mpl():
         from matplotlib.backends.backend_agg import FigureCanvasAgg
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError("fusionsci.viz needs matplotlib: pip install 'fusionsci[plots]'") from exc
+    _show_in_ipython(Figure)
     return Figure, FigureCanvasAgg
+
+
+def _figure_png(fig) -> bytes:
+    import io
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    return buf.getvalue()
+
+
+def _show_in_ipython(figure_type) -> None:
+    """Inside IPython/Jupyter, display figures as PNG when they are a cell's value (without
+    ``%matplotlib inline``, which these pyplot-free figures would otherwise need)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    shell.display_formatter.formatters["image/png"].for_type(figure_type, _figure_png)
 
 
 def figure(nrows: int = 1, ncols: int = 1, figsize=None, **kw):
@@ -240,9 +261,10 @@ def plot_history(history: dict, ax=None, title: str | None = "training loss", sk
         ok = np.isfinite(v) & (v > 0)
         if ok.any():
             ax.semilogy(it[ok], v[ok], lw=2.0 if name == "total" else 1.0, label=name)
-    phases = history.get("phase", [])
+    phases = list(history.get("phase", []))
     if "lbfgs" in phases and "adam" in phases:
-        ax.axvline(it[phases.index("lbfgs")], color="k", ls=":", lw=0.8, label="L-BFGS from here")
+        first = phases.index("lbfgs")                  # the switch: the last Adam log point before it
+        ax.axvline(it[max(first - 1, 0)], color="k", ls=":", lw=0.8, label="L-BFGS from here")
     ax.set_xlabel("iteration")
     ax.set_ylabel("loss")
     ax.grid(alpha=0.3, which="both")

@@ -1,12 +1,11 @@
 """The high-level PINN API: Problem / Model, inverse problems, resampling, RAR, causal weighting."""
-import math
 
 import numpy as np
 import pytest
 import mindspore as ms
 from mindspore import Tensor, nn, ops
 
-from fusionsci.domain import Interval, Rectangle, SpaceTime, TimeInterval
+from fusionsci.domain import Interval, SpaceTime, TimeInterval
 from fusionsci.equations import Burgers, Heat
 from fusionsci.equations.beam import EulerBernoulliBeam
 from fusionsci.nets.mlp import MLP

@@ -507,7 +507,7 @@ class Model:
         probe = Tensor(np.zeros((2, n_in), _np_dtype(self.dtype)), self.dtype)
         try:
             out = self.net(probe)
-        except Exception as exc:  # noqa: BLE001 - re-raised with the shapes that matter
+        except Exception as exc:  # re-raised with the shapes that matter
             raise ValueError(f"Model: the network failed on input of shape (points, {n_in}) "
                              f"(inputs {self.problem.inputs}): {exc}") from exc
         if tuple(out.shape) != (2, self.problem.n_outputs):

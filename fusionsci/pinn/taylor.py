@@ -143,7 +143,7 @@ class TaylorMLP:
         self.max_order = max(sum(a) for a in self.jets)
         # rules: (kind, i_or_indices) per jet (jet 0 is the value)
         rules = [("value", ())]
-        for k, a in enumerate(self.jets):
+        for a in self.jets:
             order = sum(a)
             if order == 0:
                 continue
