@@ -9,8 +9,9 @@ Problem (Raissi et al. 2019): ``u_t + u u_x = nu u_xx`` on ``x in [-1, 1]``, ``t
 ``nu = 0.01/pi``, ``u(x, 0) = -sin(pi x)``, ``u(+-1, t) = 0``. The initial and boundary conditions
 are imposed exactly by the hard constraint ``u = -sin(pi x) + t (1 - x^2) raw(x, t)`` (``raw`` a
 tanh MLP with inputs mapped to ``[-1, 1]``), so the only loss is the PDE residual at random
-collocation points (``fusionsci.pinn.Residual``). Training: :class:`fusionsci.pinn.trainer.Trainer`,
-Adam (one compiled step, exponentially decaying rate), then L-BFGS. The prediction on the
+collocation points. The set-up is the ``burgers`` case of :mod:`fusionsci.pinn.cases` (the same
+model ``python -m fusionsci train pinn burgers`` trains): Adam (one compiled step, exponentially
+decaying rate), then L-BFGS. The prediction on the
 ``256 x 100`` grid ``x = linspace(-1, 1, 256)``, ``t = linspace(0, 0.99, 100)`` is compared with
 the exact Cole-Hopf solution (``rel_l2`` = relative L2 error over the grid).
 
@@ -48,16 +49,11 @@ import time
 
 import numpy as np
 import mindspore as ms
-from mindspore import Tensor, nn, ops
+from mindspore import Tensor
 
 NU = 0.01 / math.pi
 NX, NT = 256, 100
 
-CONFIGS = {
-    # name: (width, depth, n_collocation, adam_iters, lr0, lbfgs_iters)
-    "quick": dict(width=20, depth=4, n=2000, adam=1200, lr0=2e-3, lbfgs=1000),
-    "full": dict(width=20, depth=5, n=4000, adam=3000, lr0=2e-3, lbfgs=4000),
-}
 DEEPXDE = dict(width=20, depth=3, n=2540)
 
 
@@ -66,20 +62,6 @@ def _log(msg):
 
 
 # --------------------------------------------------------------------------- fusionsci side
-
-class HardBurgers(nn.Cell):
-    """``u(x, t) = -sin(pi x) + t (1 - x^2) raw(x, t)``: initial and boundary conditions exact."""
-
-    def __init__(self, raw, npd=np.float32):
-        super().__init__()
-        self.raw = raw
-        self.pi = Tensor(npd(np.pi))
-
-    def construct(self, xt):
-        x = xt[:, 0:1]
-        t = xt[:, 1:2]
-        return -ops.sin(self.pi * x) + t * (1.0 - x * x) * self.raw(xt)
-
 
 class PDELoss:
     """Residual loss at fixed points held in a non-trainable Parameter (a graph input, not a
@@ -93,9 +75,10 @@ class PDELoss:
         return self.residual.loss(self.x)
 
 
-def _make_fusionsci(width, depth, n, dtype, seed, hard=True, lr=None, verbose=True, mode="auto"):
-    """(trainer, net, raw MLP, collocation points, nu, derivative mode in use) for the Burgers
-    residual loss; ``mode`` is the :class:`fusionsci.pinn.Derivatives` mode (default: the library's)."""
+def _make_fusionsci(width, depth, n, dtype, seed, lr=None, verbose=True, mode="auto"):
+    """(trainer, raw MLP, collocation points, nu, derivative mode in use) for the unconstrained
+    Burgers residual loss of the step comparison; ``mode`` is the
+    :class:`fusionsci.pinn.Derivatives` mode (default: the library's)."""
     from fusionsci.equations.burgers import Burgers
     from fusionsci.nets.mlp import MLP
     from fusionsci.pinn.derivatives import Derivatives
@@ -104,16 +87,14 @@ def _make_fusionsci(width, depth, n, dtype, seed, hard=True, lr=None, verbose=Tr
 
     npd = np.float32 if dtype == "float32" else np.float64
     eq = Burgers()
-    bounds = ((-1.0, 1.0), (0.0, 1.0)) if hard else None
-    raw = MLP(2, 1, width=width, depth=depth, dtype=dtype, seed=seed, bounds=bounds)
-    net = HardBurgers(raw, npd) if hard else raw
+    net = raw = MLP(2, 1, width=width, depth=depth, dtype=dtype, seed=seed)
     rng = np.random.default_rng(seed)
     pts = np.column_stack([rng.uniform(-1, 1, n), rng.uniform(0, 1, n)]).astype(npd)
     res = Residual(eq, net, pts, dtype=dtype)
     if mode != "auto":
         res.derivatives = Derivatives(net, res.inputs, res.outputs, res.keys, mode=mode)
     tr = Trainer(net, {"pde": PDELoss(res, Tensor(pts))}, lr=lr if lr is not None else 1e-3, verbose=verbose)
-    return tr, net, raw, pts, float(eq.params["nu"]), res.derivatives.mode
+    return tr, raw, pts, float(eq.params["nu"]), res.derivatives.mode
 
 
 def _fusionsci_block(tr, steps):
@@ -232,8 +213,8 @@ def run_deepxde(dtype, seed, blocks, steps, use_torch):
     c = DEEPXDE
     trainers = {}
     for mode in ("autodiff", "taylor"):
-        tr, _, raw, pts, nu, _ = _make_fusionsci(c["width"], c["depth"], c["n"], dtype, seed, hard=False,
-                                                 verbose=False, mode=mode)
+        tr, raw, pts, nu, _ = _make_fusionsci(c["width"], c["depth"], c["n"], dtype, seed, verbose=False,
+                                              mode=mode)
         trainers[mode] = tr
     from fusionsci.pinn.derivatives import Derivatives
     from fusionsci.pinn.residual import keys_for, network_io
@@ -318,19 +299,18 @@ def main(argv=None):
             print(json.dumps(result))
         return 0
 
-    from mindspore import Tensor
-    from fusionsci.pinn.trainer import exponential_decay
-    from fusionsci.reference.cole_hopf import burgers_cole_hopf_grid
+    from fusionsci.pinn.cases import build_case
 
-    cfg = dict(CONFIGS["quick" if args.quick else "full"])
-    for k in ("adam", "lbfgs", "n"):
-        if getattr(args, k) is not None:
-            cfg[k] = int(getattr(args, k))
-    sched = exponential_decay(cfg["lr0"], 0.2, max(cfg["adam"], 1))
-    tr, net, raw, pts, nu, mode = _make_fusionsci(cfg["width"], cfg["depth"], cfg["n"], args.dtype, args.seed,
-                                                  hard=True, lr=sched)
+    case = build_case("burgers", quick=args.quick, seed=args.seed, dtype=args.dtype, verbose=True)
+    model = case.model
+    if args.n is not None and model.pde_term.set_points(model.problem.sample(int(args.n), args.seed)):
+        model.trainer.rebuild()
+    cfg = {"adam": case.adam if args.adam is None else int(args.adam),
+           "lbfgs": case.lbfgs if args.lbfgs is None else int(args.lbfgs), "n": len(model.pde_term.points)}
+    tr, raw, pts, nu = model.trainer, model.net.raw, model.pde_term.points, NU
+    mode = model.pde_term.engine.mode
     result["mode"] = mode
-    _log(f"[setup] {cfg['depth']}x{cfg['width']} tanh, {cfg['n']} collocation points, {args.dtype}, "
+    _log(f"[setup] case burgers: {raw.depth}x{raw.width} tanh, {cfg['n']} collocation points, {args.dtype}, "
          f"{cfg['adam']} Adam + {cfg['lbfgs']} L-BFGS, derivatives: {mode}")
 
     # step timing: the first Adam steps of the training run, alternated with PyTorch blocks
@@ -353,15 +333,10 @@ def main(argv=None):
     info_l = tr.train_lbfgs(cfg["lbfgs"], log_every=max(cfg["lbfgs"] // 10, 1)) if cfg["lbfgs"] > 0 else None
     t_lbfgs = time.perf_counter() - t1
 
-    x = np.linspace(-1.0, 1.0, NX)
-    t = np.linspace(0.0, 0.99, NT)
-    T, X = np.meshgrid(t, x, indexing="ij")
-    npd = np.float32 if args.dtype == "float32" else np.float64
-    grid = np.column_stack([X.ravel(), T.ravel()]).astype(npd)
-    pred = net(Tensor(grid)).asnumpy().astype(np.float64).reshape(NT, NX)
-    ref = burgers_cole_hopf_grid(x, t, nu)
-    rel = float(np.linalg.norm(pred - ref) / np.linalg.norm(ref))
-    max_err = float(np.max(np.abs(pred - ref)))
+    fields, coords, t = case.grid()                  # the 256 x 100 grid of the benchmark
+    pred, x = fields["u"], coords["x"]
+    scores = case.score()
+    rel, max_err = scores["rel_l2"], scores["max_abs_err"]
 
     if args.out:
         from fusionsci.io.hdf5 import write_solution
@@ -371,7 +346,7 @@ def main(argv=None):
 
     result.update({
         "rel_l2": rel, "max_abs_err": max_err, "final_loss": float(tr.history["total"][-1]),
-        "n_collocation": cfg["n"], "net": f"{cfg['depth']}x{cfg['width']}", "adam_iters": int(tr.adam_step),
+        "n_collocation": cfg["n"], "net": f"{raw.depth}x{raw.width}", "adam_iters": int(tr.adam_step),
         "lbfgs_iters": int(info_l.iterations) if info_l is not None else 0,
         "adam_s": t_adam, "lbfgs_s": t_lbfgs, "nu": nu,
     })
