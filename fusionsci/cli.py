@@ -25,6 +25,7 @@ from pathlib import Path
 
 from . import __version__
 from .cli_train import add_train_parser
+from .cli_generate import add_generate_parser
 from .errors import DivergenceError
 
 PROG = "fusionsci"
@@ -261,6 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_solve_parser(sub)
     add_train_parser(sub, _positive_int, _seed)
+    add_generate_parser(sub, _positive_int, _seed)
 
     bench = sub.add_parser("bench", help="run benchmarks/bench_NAME.py (source checkout)",
                            description="Run a benchmark script of a source checkout; the remaining arguments "
