@@ -9,14 +9,16 @@ from fusionsci.cli import main
 from fusionsci.pinn.cases import build_case, case_names
 
 
+# Measured (MindSpore 2.10, float64, Taylor-mode derivatives): rel L2 9.0e-3 after 300 Adam + 100
+# L-BFGS (deterministic); the full budget reaches 2.0e-5 (`bench pinn-suite --cases beam`).
 def test_train_pinn_beam_writes_results(tmp_path, capsys):
     out = tmp_path / "beam"
-    rc = main(["train", "pinn", "beam", "--quick", "--adam", "200", "--lbfgs", "50", "--seed", "1", "--out", str(out),
+    rc = main(["train", "pinn", "beam", "--quick", "--adam", "300", "--lbfgs", "100", "--seed", "1", "--out", str(out),
                "--dtype", "float64", "--json"])
     assert rc == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert summary["case"] == "beam" and summary["seed"] == 1 and summary["adam_iters"] == 200
-    assert 0 < summary["rel_l2"] < 1.0 and summary["targets"] == {"rel_l2": 1e-4}
+    assert summary["case"] == "beam" and summary["seed"] == 1 and summary["adam_iters"] == 300
+    assert summary["rel_l2"] < 3e-2 and summary["targets"] == {"rel_l2": 1e-4}   # 4th-order residual works
     for name in ("prediction.h5", "history.json", "checkpoint.npz", "summary.json", "loss.png", "solution.png"):
         assert (out / name).is_file(), name
     with h5py.File(out / "prediction.h5", "r") as f:

@@ -96,7 +96,7 @@ def _burgers(quick, seed, dtype, verbose):
     from ..equations import Burgers
     from ..reference.cole_hopf import burgers_cole_hopf_grid
     cfg = dict(width=20, depth=4, n=2000, adam=1200, lbfgs=1000) if quick else \
-        dict(width=20, depth=5, n=8000, adam=3000, lbfgs=5000)
+        dict(width=20, depth=5, n=4000, adam=3000, lbfgs=10000)
     eq = Burgers(nu=NU_BURGERS)
     geom = SpaceTime(Interval(-1.0, 1.0), TimeInterval(0.0, 1.0))
     prob = Problem(eq, geom, [], n_domain=cfg["n"], sampler="random", seed=seed)
