@@ -328,7 +328,6 @@ class _Trainable(nn.Cell):
     def __init__(self, net, unknowns: dict, dtype):
         super().__init__()
         self.net = net
-        self.unknown_names = tuple(unknowns)
         npd = _np_dtype(dtype)
         for name, u in unknowns.items():
             setattr(self, "theta_" + name, Parameter(Tensor(np.asarray(u.raw_initial(), npd), dtype),
