@@ -1,7 +1,6 @@
 """Trainer: jit step == eager step, divergence guard, schedules, checkpoint round trip, and the
 Burgers PINN accuracy against Cole-Hopf."""
 import json
-import time
 
 import numpy as np
 import pytest
@@ -9,12 +8,9 @@ import mindspore as ms
 from mindspore import Tensor, nn, ops
 
 from fusionsci.errors import DivergenceError
-from fusionsci.equations.burgers import Burgers
 from fusionsci.nets.mlp import MLP
-from fusionsci.pinn.residual import Residual
 from fusionsci.pinn.trainer import (GradNormBalance, Trainer, constant, cosine_decay, exponential_decay,
                                     step_decay)
-from fusionsci.reference.cole_hopf import burgers_cole_hopf
 
 
 # --------------------------------------------------------------------------- small problem
@@ -383,64 +379,3 @@ def test_inverse_problem_extra_parameter(tmp_path):
     tr2.load_checkpoint(tmp_path / "inv.npz")
     assert net2.a.asnumpy()[0] == net.a.asnumpy()[0]
     assert tr2.losses() == tr.losses()
-
-
-# --------------------------------------------------------------------------- Burgers PINN
-
-class HardBurgers(nn.Cell):
-    """``u(x, t) = -sin(pi x) + t (1 - x^2) raw(x, t)``: initial and boundary conditions exact."""
-
-    def __init__(self, raw):
-        super().__init__()
-        self.raw = raw
-        self.pi = Tensor(np.float32(np.pi))
-
-    def construct(self, xt):
-        x = xt[:, 0:1]
-        t = xt[:, 1:2]
-        return -ops.sin(self.pi * x) + t * (1.0 - x * x) * self.raw(xt)
-
-
-class PDELoss:
-    """The residual loss at fixed collocation points. The points are held in a non-trainable
-    Parameter: a graph input, not a constant (autodiff w.r.t. a captured constant tensor fails
-    inside ms.jit), and replaceable by ops.assign without recompiling."""
-
-    def __init__(self, residual, x):
-        self.residual = residual
-        self.x = ms.Parameter(x, name="collocation", requires_grad=False)
-
-    def loss(self):
-        return self.residual.loss(self.x)
-
-
-# Measured (MindSpore 2.10, 2 shared CPU cores, float32, this exact set-up): rel L2 5.49e-2 after
-# 2000 Adam + 1500 L-BFGS iterations in ~44 s (4.4e-2 after 2500 L-BFGS, 65 s). The run is
-# deterministic; the bound leaves a ~1.8x margin. The issue's 3e-2 target needs a longer run.
-BURGERS_TOL = 1e-1
-
-
-def test_burgers_pinn_accuracy():
-    t0 = time.perf_counter()
-    eq = Burgers()
-    raw = MLP(2, 1, width=20, depth=4, dtype="float32", seed=1, bounds=((-1.0, 1.0), (0.0, 1.0)))
-    net = HardBurgers(raw)
-    rng = np.random.default_rng(0)
-    pts = np.column_stack([rng.uniform(-1, 1, 2000), rng.uniform(0, 1, 2000)]).astype(np.float32)
-    res = Residual(eq, net, pts, dtype="float32")
-    tr = Trainer(net, {"pde": PDELoss(res, Tensor(pts))}, lr=exponential_decay(2e-3, 0.2, 2000), verbose=False)
-    tr.train_adam(2000, log_every=500)
-    t_adam = time.perf_counter() - t0
-    tr.train_lbfgs(1500, log_every=500)
-    wall = time.perf_counter() - t0
-
-    x = np.linspace(-1, 1, 64)
-    t = np.linspace(0, 1, 20)
-    X, T = np.meshgrid(x, t, indexing="ij")
-    grid = np.column_stack([X.ravel(), T.ravel()]).astype(np.float32)
-    u = net(Tensor(grid)).asnumpy().ravel().astype(np.float64)
-    ref = np.stack([burgers_cole_hopf(x, tk, eq.params["nu"]) for tk in t], axis=1).ravel()
-    err = np.linalg.norm(u - ref) / np.linalg.norm(ref)
-    print(f"burgers PINN: rel L2 {err:.3e}, adam {t_adam:.1f}s, total {wall:.1f}s, "
-          f"loss {tr.history['total'][-1]:.3e}")
-    assert err < BURGERS_TOL, f"rel L2 {err:.3e} (wall {wall:.1f}s)"
