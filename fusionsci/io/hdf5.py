@@ -263,6 +263,33 @@ def _write_contents(f, arrays, coord_arrays, t, p_vals, a_vals, compression, chu
     f.attrs["param_names"] = np.array(list(p_vals), dtype=h5py.string_dtype())
 
 
+def _atomic_write(path, fill) -> str:
+    """Create the HDF5 file ``path`` atomically: ``fill(f)`` writes into a new temporary file in
+    the same folder (``O_EXCL`` name, mode ``0o666 & ~umask``), which is flushed, fsync'ed and
+    moved onto ``path`` with ``os.replace``; on any error it is removed and an existing file at
+    ``path`` is left untouched. Returns ``path`` as a string."""
+    target = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(target))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"cannot write {target!r}: directory {directory!r} does not exist")
+    if os.path.isdir(target):
+        raise IsADirectoryError(f"cannot write {target!r}: it is a directory")
+    tmp = os.path.join(directory, f".{os.path.basename(target)}.{uuid.uuid4().hex[:12]}.tmp")
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    try:
+        with h5py.File(tmp, "w") as f:
+            fill(f)
+            f.flush()
+        _fsync_file(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(directory)
+    return target
+
+
 def write_solution(path: Union[str, os.PathLike],
                    fields: Union[Mapping[str, np.ndarray], np.ndarray],
                    coords: Mapping[str, np.ndarray],
@@ -301,28 +328,10 @@ def write_solution(path: Union[str, os.PathLike],
     arrays, coord_arrays, tt, p_vals, a_vals = _prepare(fields, coords, t, params, attrs,
                                                         allow_nonfinite)
 
-    target = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(target))
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(f"cannot write {target!r}: directory {directory!r} does not exist")
-    if os.path.isdir(target):
-        raise IsADirectoryError(f"cannot write {target!r}: it is a directory")
-    tmp = os.path.join(directory, f".{os.path.basename(target)}.{uuid.uuid4().hex[:12]}.tmp")
-    # O_EXCL: never reuse an existing name; mode 0o666 & ~umask like an ordinary new file
-    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-    try:
-        with h5py.File(tmp, "w") as f:
-            _write_contents(f, arrays, coord_arrays, tt, p_vals, a_vals, compression,
-                            chunk_by_sample)
-            f.flush()
-        _fsync_file(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(directory)
-    return target
+    def fill(f):
+        _write_contents(f, arrays, coord_arrays, tt, p_vals, a_vals, compression, chunk_by_sample)
+
+    return _atomic_write(path, fill)
 
 
 # ---------------------------------------------------------------------------------------------

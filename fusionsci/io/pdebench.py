@@ -36,14 +36,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import uuid
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import h5py
 import numpy as np
 
-from .hdf5 import SCHEMA, _as_attr_value, _decode, _fsync_dir, _fsync_file
+from .hdf5 import SCHEMA, _as_attr_value, _atomic_write, _decode
 
 __all__ = ["DataFileError", "FileInfo", "PDEBenchFile", "inspect", "read", "write_single_array",
            "write_darcy", "write_grouped"]
@@ -411,24 +410,25 @@ class PDEBenchFile:
     def _fail(self, msg, exc_type=ValueError):
         raise exc_type(f"{self.path!r}: {msg}")
 
-    def sample_indices(self, samples) -> np.ndarray:
-        """Normalise ``samples`` (None, int, slice, range, sequence) to an int64 index array."""
-        n = self.info.n_samples
-        if samples is None:
+    def _indices(self, sel, n: int, what: str, forms: str, size_name: str) -> np.ndarray:
+        """``sel`` (None = all, an int, a slice, a 1D integer sequence) as int64 indices in
+        ``[0, n)``; negative indices count from the end."""
+        if sel is None:
             return np.arange(n, dtype=np.int64)
-        if isinstance(samples, slice):
-            return np.arange(n, dtype=np.int64)[samples]
-        if isinstance(samples, (int, np.integer)) and not isinstance(samples, bool):
-            samples = [samples]
-        idx = np.asarray(samples)
+        if isinstance(sel, slice):
+            return np.arange(n, dtype=np.int64)[sel]
+        idx = np.atleast_1d(np.asarray(sel))
         if idx.ndim != 1 or (idx.size and idx.dtype.kind not in "iu"):
-            raise TypeError(f"samples must be None, an int, a slice, a range or a 1D integer "
-                            f"sequence, got {samples!r}")
+            raise TypeError(f"{what}s must be None, {forms} or a 1D integer sequence, got {sel!r}")
         idx = idx.astype(np.int64)
         bad = idx[(idx < -n) | (idx >= n)]
         if bad.size:
-            self._fail(f"sample index {int(bad[0])} out of range for N = {n}", IndexError)
+            self._fail(f"{what} index {int(bad[0])} out of range for {size_name} = {n}", IndexError)
         return np.where(idx < 0, idx + n, idx)
+
+    def sample_indices(self, samples) -> np.ndarray:
+        """Normalise ``samples`` (None, int, slice, range, sequence) to an int64 index array."""
+        return self._indices(samples, self.info.n_samples, "sample", "an int, a slice, a range", "N")
 
     def field_list(self, fields) -> List[str]:
         """Normalise ``fields`` (None = all, a name, an int channel, or a list of them)."""
@@ -457,20 +457,7 @@ class PDEBenchFile:
 
     def time_indices(self, times, nt=None) -> np.ndarray:
         """Normalise ``times`` (None = all, int, slice, sequence) to an index array."""
-        nt = self.info.nt if nt is None else nt
-        if times is None:
-            return np.arange(nt, dtype=np.int64)
-        if isinstance(times, slice):
-            return np.arange(nt, dtype=np.int64)[times]
-        idx = np.atleast_1d(np.asarray(times))
-        if idx.ndim != 1 or idx.dtype.kind not in "iu":
-            raise TypeError(f"times must be None, an int, a slice or a 1D integer sequence, "
-                            f"got {times!r}")
-        idx = idx.astype(np.int64)
-        bad = idx[(idx < -nt) | (idx >= nt)]
-        if bad.size:
-            self._fail(f"time index {int(bad[0])} out of range for Nt = {nt}", IndexError)
-        return np.where(idx < 0, idx + nt, idx)
+        return self._indices(times, self.info.nt if nt is None else nt, "time", "an int, a slice", "Nt")
 
     def _stride(self, stride) -> Tuple[int, ...]:
         nd = self.info.ndim
@@ -617,27 +604,6 @@ def read(path: PathLike, samples=None, fields=None, times=None, stride=None, dty
 # ---------------------------------------------------------------------------------------------
 # writing
 # ---------------------------------------------------------------------------------------------
-def _atomic_write(path: PathLike, fill):
-    target = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(target))
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(f"cannot write {target!r}: directory {directory!r} does not exist")
-    if os.path.isdir(target):
-        raise IsADirectoryError(f"cannot write {target!r}: it is a directory")
-    tmp = os.path.join(directory, f".{os.path.basename(target)}.{uuid.uuid4().hex[:12]}.tmp")
-    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-    try:
-        with h5py.File(tmp, "w") as f:
-            fill(f)
-            f.flush()
-        _fsync_file(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(directory)
-    return target
 
 
 def _ds_kwargs(shape, itemsize, compression, compression_opts, chunk_shape):
