@@ -83,7 +83,7 @@ def _make_fusionsci(width, depth, n, dtype, seed, lr=None, verbose=True, mode="a
     from fusionsci.nets.mlp import MLP
     from fusionsci.pinn.derivatives import Derivatives
     from fusionsci.pinn.residual import Residual
-    from fusionsci.pinn.trainer import Trainer
+    from fusionsci.optim.trainer import Trainer
 
     npd = np.float32 if dtype == "float32" else np.float64
     eq = Burgers()

@@ -1,4 +1,5 @@
 """``python -m fusionsci train pinn NAME``: train a ready-made PINN case and write its results.
+(``train operator FILE``, a neural operator on an HDF5 data set: :mod:`fusionsci.cli_train_operator`.)
 
 Writes into ``--out DIR`` (default ``out/pinn/NAME``):
 
@@ -24,7 +25,8 @@ PROG = "python -m fusionsci"
 
 def add_train_parser(sub, positive_int, seed_type) -> None:
     from .pinn.cases import case_names
-    train = sub.add_parser("train", allow_abbrev=False, help="train a model: `train pinn NAME`",
+    train = sub.add_parser("train", allow_abbrev=False,
+                           help="train a model: `train pinn NAME`, `train operator FILE`",
                            description="Train a model and write its prediction, history and checkpoint.")
     kinds = train.add_subparsers(dest="kind", metavar="KIND", required=True)
     p = kinds.add_parser("pinn", allow_abbrev=False, help="a physics-informed network on a ready-made case",
@@ -42,6 +44,8 @@ def add_train_parser(sub, positive_int, seed_type) -> None:
     p.add_argument("--no-plot", action="store_true", help="skip the PNG plots")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object (last line)")
     p.set_defaults(func=cmd_train_pinn)
+    from .cli_train_operator import add_operator_parser
+    add_operator_parser(kinds, positive_int, seed_type)
 
 
 def _say(msg: str) -> None:

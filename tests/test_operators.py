@@ -1,10 +1,14 @@
 """Neural operators: spectral convolutions (FFT vs DFT vs NumPy), FNO, DeepONet."""
+import itertools
+
 import numpy as np
 import pytest
 import mindspore as ms
-from mindspore import Tensor, nn
+from mindspore import Tensor
 
-from fusionsci.operators import (DeepONet, FNO1d, FNO2d, FNO3d, SpectralConv1d, SpectralConv2d, SpectralConv3d)
+from fusionsci.operators import (ArrayLoader, DeepONet, FNO1d, FNO2d, FNO3d, OperatorTrainer, SpectralConv1d,
+                                 SpectralConv2d, SpectralConv3d)
+from fusionsci.optim import Trainer
 
 CONVS = {1: SpectralConv1d, 2: SpectralConv2d, 3: SpectralConv3d}
 
@@ -140,22 +144,12 @@ def test_gradients_fft_equal_dft():
 
 
 def _train(net, x, y, steps, lr):
-    opt = nn.Adam(net.trainable_params(), learning_rate=lr)
-
-    def loss_fn(x, y):
-        d = net(x) - y
-        return (d * d).mean()
-
-    grad_fn = ms.value_and_grad(loss_fn, None, opt.parameters)
-
-    @ms.jit
-    def step(x, y):
-        loss, grads = grad_fn(x, y)
-        opt(grads)
-        return loss
-
-    losses = [float(step(x, y).asnumpy()) for _ in range(steps)]
-    return losses
+    """Full-batch training with the library's operator trainer (MSE loss, plain Adam at constant
+    ``lr``): one epoch = one step on the whole set; returns the loss before every step."""
+    tr = OperatorTrainer(net, loss="mse", lr=lr, weight_decay=0.0, schedule="constant", verbose=False)
+    tr.fit(ArrayLoader(x, y, batch_size=len(x), shuffle=False), steps)
+    assert tr.history["epoch"] == list(range(1, steps + 1))
+    return tr.history["train_loss"]
 
 
 def test_fno1d_overfits_antiderivative():
@@ -169,8 +163,7 @@ def test_fno1d_overfits_antiderivative():
     V[..., 1:] = U[..., 1:] / (2j * np.pi * k[1:])
     v = np.fft.irfft(V, n=s, axis=-1)
     net = FNO1d(modes=8, width=16, n_layers=2, projection_width=32, dtype="float32", seed=0)
-    x, y = Tensor(u.astype(np.float32)), Tensor(v.astype(np.float32))
-    losses = _train(net, x, y, 300, 3e-3)
+    losses = _train(net, u.astype(np.float32), v.astype(np.float32), 300, 3e-3)
     assert np.isfinite(losses).all()
     assert min(losses[-10:]) <= losses[0] / 100, (losses[0], losses[-10:])
 
@@ -195,15 +188,31 @@ def test_fno2d_padding_grid_shapes_and_crop():
 
 def test_backend_follows_runtime_policy():
     import fusionsci.runtime as rt
-    before = rt.state().requested_transform
+    st = rt.state()
+    before = (st.requested_transform, st.operator_transform)
     try:
         rt.configure(transform="dft")
         assert SpectralConv1d(2, 2, 3).backend == "dft" and FNO1d(4, 4).backend == "dft"
-        rt.configure(transform="fft")
+        rt.configure(transform="fft")                    # an explicit transform applies to both
+        assert rt.state().transform == "fft" and rt.operator_transform() == "fft"
         assert SpectralConv1d(2, 2, 3).backend == "fft"
         assert SpectralConv1d(2, 2, 3, backend="dft").backend == "dft"   # constructor override
+        if rt.device() == "cpu":
+            # 'auto': solvers keep the FFT, neural-operator layers use the truncated DFT on CPU
+            rt.configure(transform="auto")
+            assert rt.state().transform == "fft" and rt.state().operator_transform == "dft"
+            assert SpectralConv1d(2, 2, 3).backend == "dft" and FNO1d(4, 4).backend == "dft"
+            # operator_transform alone switches the FNO layers, not the solvers' transform
+            rt.configure(operator_transform="fft")
+            assert rt.state().transform == "fft" and rt.state().requested_transform == "auto"
+            assert SpectralConv1d(2, 2, 3).backend == "fft" and FNO1d(4, 4).backend == "fft"
+            rt.configure(operator_transform="dft")
+            assert rt.state().transform == "fft" and SpectralConv1d(2, 2, 3).backend == "dft"
+        with pytest.raises(ValueError, match="operator_transform"):
+            rt.configure(operator_transform="fftw")
     finally:
-        rt.configure(transform=before)
+        rt.configure(transform=before[0], operator_transform=before[1])
+    assert (rt.state().requested_transform, rt.state().operator_transform) == before
 
 
 def test_fno3d_shape_and_backends_agree():
@@ -230,6 +239,17 @@ def test_deeponet_shapes_and_forms_agree():
     np.testing.assert_allclose(out2.reshape(3, 7), out, atol=1e-5)
 
 
+class _DeepONetMSE:
+    """``mean((net(u, y) - g)^2)`` on one batch ``(u, y, g)``."""
+
+    def __init__(self, net):
+        self.net = net
+
+    def loss(self, u, y, g):
+        d = self.net(u, y) - g
+        return (d * d).mean()
+
+
 def test_deeponet_overfits():
     # learn G(u)(y) = integral_0^y u for u(s) = a + b s on 8 sensors: G = a y + b y^2 / 2
     rng = np.random.default_rng(0)
@@ -239,22 +259,12 @@ def test_deeponet_overfits():
     yq = np.linspace(0, 1, 16)[:, None]
     g = ab[:, :1] * yq.T + ab[:, 1:] * yq.T ** 2 / 2
     net = DeepONet(8, 1, p=16, branch_width=32, trunk_width=32, seed=0)
-    opt = nn.Adam(net.trainable_params(), learning_rate=3e-3)
     U, Y, G = (Tensor(a.astype(np.float32)) for a in (u, yq, g))
-
-    def loss_fn(u, y, g):
-        d = net(u, y) - g
-        return (d * d).mean()
-
-    grad_fn = ms.value_and_grad(loss_fn, None, opt.parameters)
-
-    @ms.jit
-    def step(u, y, g):
-        loss, grads = grad_fn(u, y, g)
-        opt(grads)
-        return loss
-
-    losses = [float(step(U, Y, G).asnumpy()) for _ in range(300)]
+    # the library's training loop with three batch tensors (plain Adam, constant lr)
+    tr = Trainer(net, {"mse": _DeepONetMSE(net)}, lr=3e-3, batch_inputs=3, verbose=False)
+    tr.train_adam(300, log_every=1, batches=itertools.repeat((U, Y, G), 300))
+    losses = tr.history["total"]
+    assert len(losses) == 300
     assert min(losses[-10:]) <= losses[0] / 100, (losses[0], losses[-10:])
 
 

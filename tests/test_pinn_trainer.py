@@ -9,7 +9,7 @@ from mindspore import Tensor, nn, ops
 
 from fusionsci.errors import DivergenceError
 from fusionsci.nets.mlp import MLP
-from fusionsci.pinn.trainer import (GradNormBalance, Trainer, constant, cosine_decay, exponential_decay,
+from fusionsci.optim.trainer import (GradNormBalance, Trainer, constant, cosine_decay, exponential_decay,
                                     step_decay)
 
 

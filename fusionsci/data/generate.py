@@ -299,7 +299,7 @@ def generate(name: str, n_samples: int, out, *, resolution: int | None = None, s
     """Generate ``n_samples`` samples of data set ``name`` into the HDF5 file ``out``, in blocks of
     ``batch`` samples (each block one batched solve, then appended to the file).
 
-    Resumable: if ``out`` exists with the same configuration (name, resolution, parameters, seed,
+    Missing parent folders of ``out`` are created. Resumable: if ``out`` exists with the same configuration (name, resolution, parameters, seed,
     dtype, generator version), generation continues after the samples it holds (``n_samples``
     may be larger than in the first run); a different configuration raises ``ValueError`` naming
     the differences (``overwrite=True`` starts afresh). The result does not depend on ``batch``
@@ -323,6 +323,7 @@ def generate(name: str, n_samples: int, out, *, resolution: int | None = None, s
     attrs.update({"dataset": name, "seed": int(seed), "resolution": ds.resolution, "fields": ds.field,
                   "generator_version": GENERATOR_VERSION, "fusionsci_version": __version__})
     out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     with DatasetWriter(out, ds.config(seed, dtype), n_samples, ds.layout(), ds.coords(), ds.times(), attrs=attrs,
                        dtype=dtype, compression=compression, overwrite=overwrite) as w:
         done0 = w.n_written

@@ -82,7 +82,9 @@ class StreamLoader:
         index sequence; see :func:`split_ranges`.
     shuffle, seed, block : epoch order (module docstring); ``shuffle=False`` reads in order.
     stride : spatial subsampling (int or one per axis): ``u[..., ::s]`` -- train at a
-        coarser resolution than the file.
+        coarser resolution than the file. Point sampling, not a low-pass filter: modes above
+        the coarse grid's Nyquist frequency fold onto lower ones (harmless for a network
+        trained on such data; a solver restarted from subsampled states sees the aliases).
     drop_last : drop a last, incomplete batch.
     dtype : NumPy dtype of the batches (default: the runtime policy's, float32 unless
         configured); as_tensor : yield ``mindspore.Tensor`` instead of NumPy arrays.

@@ -138,7 +138,8 @@ class SpectralConv(nn.Cell):
         modes: kept modes per spatial axis, an int (same on every axis) or a tuple of ``ndim``
             ints; ``m_a <= n_a // 2`` is checked against each input.
         ndim: number of spatial dimensions (1, 2 or 3); use :class:`SpectralConv1d` etc.
-        backend: ``'fft'``, ``'dft'`` or ``None`` (the runtime policy, ``'dft'`` on Ascend).
+        backend: ``'fft'``, ``'dft'`` or ``None`` (the runtime's ``operator_transform``: ``'dft'``
+            on Ascend and CPU, ``'fft'`` on GPU).
         dtype: ``'float32'`` / ``'float64'`` / MindSpore dtype / ``None`` (runtime policy).
         seed: seeds the weights ``Re R, Im R ~ U[0, 1/(in_channels out_channels))`` (the FNO
             reference initialisation).
@@ -163,7 +164,7 @@ class SpectralConv(nn.Cell):
         if len(modes) != self.ndim:
             raise ValueError(f"modes={modes!r} must have {self.ndim} entries (one per spatial axis)")
         self.modes = tuple(_positive_int("modes", m) for m in modes)
-        self.backend = runtime.transform() if backend is None else str(backend).lower()
+        self.backend = runtime.operator_transform() if backend is None else str(backend).lower()
         if self.backend not in BACKENDS:
             raise ValueError(f"backend={backend!r} is not supported; choose from {', '.join(BACKENDS)} or None")
         self.dtype = runtime.resolve_dtype(dtype)

@@ -22,7 +22,7 @@ from .conditions import (ConstrainedNet, DerivativeValue, Dirichlet, InitialValu
                          OutputTransform, Periodic, Robin)
 from .derivatives import Derivatives, derivatives
 from .problem import PDE, RAR, Causal, Model, Problem, Resample, Unknown, relative_l2
-from .trainer import GradNormBalance, Trainer, constant, cosine_decay, exponential_decay, step_decay
+from ..optim.trainer import GradNormBalance, Trainer, constant, cosine_decay, exponential_decay, step_decay
 from .residual import (Residual, is_steady, keys_for, network_io, param_tensors, residual, residual_loss,
                        source_at)
 

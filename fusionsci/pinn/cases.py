@@ -37,7 +37,7 @@ from ..domain.geometry import Interval, Rectangle, SpaceTime, TimeInterval
 from ..nets.mlp import MLP, FourierFeatures
 from .conditions import DerivativeValue, Dirichlet, InitialValue, Observations
 from .problem import Model, Problem, Unknown, relative_l2
-from .trainer import GradNormBalance, exponential_decay
+from ..optim.trainer import GradNormBalance, exponential_decay
 
 __all__ = ["Case", "CASES", "build_case", "case_names"]
 

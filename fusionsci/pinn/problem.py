@@ -443,7 +443,7 @@ class Model:
             :class:`~fusionsci.pinn.ConstrainedNet`); its ``dtype`` sets the computation dtype.
         unknowns: ``{param: Unknown(...)}`` for inverse problems.
         weights: fixed loss weights ``{term: w}`` (terms ``pde`` and the condition names).
-        lr: learning rate or schedule for Adam (see :mod:`fusionsci.pinn.trainer`).
+        lr: learning rate or schedule for Adam (see :mod:`fusionsci.optim.trainer`).
         resample / rar / causal: :class:`Resample`, :class:`RAR`, :class:`Causal` or ``None``.
         callbacks: ``cb(iteration, losses)`` at log points.
         trainer_options: more keyword arguments for :class:`~fusionsci.pinn.Trainer`
@@ -458,7 +458,7 @@ class Model:
                  weights: Optional[dict] = None, lr=1e-3, resample: Optional[Resample] = None,
                  rar: Optional[RAR] = None, causal: Optional[Causal] = None, callbacks: Sequence[Callable] = (),
                  trainer_options: Optional[dict] = None, verbose: bool = True):
-        from .trainer import Trainer
+        from ..optim.trainer import Trainer
         if not isinstance(problem, Problem):
             raise TypeError(f"Model: problem must be a fusionsci.pinn.Problem, got {problem!r}")
         if not isinstance(net, nn.Cell):

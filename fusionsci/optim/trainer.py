@@ -16,7 +16,17 @@ Adam (Kingma & Ba 2015), written here so it works for float32 *and* float64 para
 (1-based), with gradient ``g``,
 
     ``m <- b1 m + (1 - b1) g``,  ``v <- b2 v + (1 - b2) g^2``,
-    ``theta <- theta - lr_t * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)``.
+    ``theta <- theta (1 - lr_t lambda) - lr_t * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)``,
+
+where ``lambda = weight_decay`` (default 0: plain Adam) is the *decoupled* weight decay of
+AdamW (Loshchilov & Hutter 2019), in the form PyTorch's ``AdamW`` uses.
+
+Fixed data or mini-batches.  By default (``batch_inputs=0``) every term is evaluated on data it
+holds itself (PINN collocation points). With ``batch_inputs=k`` every term is called with ``k``
+tensors -- one mini-batch, e.g. ``(x, y)`` for operator learning -- that :meth:`train_adam`
+draws from an iterable (``batches=``) and passes to the compiled step as runtime inputs (a new
+batch of the same shape never recompiles). The neural-operator trainer
+(:mod:`fusionsci.operators.training`) is this loop with one ``"data"`` term.
 
 The loss terms, their weighted sum, ``ms.value_and_grad`` w.r.t. the trainable parameters and
 the update form one ``ms.jit`` function; the learning rate and the two bias corrections enter it
@@ -282,7 +292,10 @@ class Trainer:
             ``{"total": L, name: L_k, ...}`` (Python floats). See also :meth:`add_callback`.
         jit: compile the Adam step with ``ms.jit`` (``False``: run it eagerly, for debugging).
         verbose: print progress lines to stderr at log points (with the weights when adaptive).
-        adaptive: ``None`` (fixed weights) or a :class:`GradNormBalance`, applied during Adam.
+        adaptive: ``None`` (fixed weights) or a :class:`GradNormBalance`, applied during Adam
+            (fixed-data terms only: ``batch_inputs=0``).
+        weight_decay: decoupled (AdamW) weight decay ``lambda >= 0`` (module docstring).
+        batch_inputs: number of mini-batch tensors each term takes (0: terms hold their data).
 
     Attributes: ``iteration`` (optimisation steps so far, Adam + L-BFGS), ``adam_step`` (Adam
     steps: drives the schedule, bias correction and adaptive updates), ``weights`` (the current
@@ -294,7 +307,8 @@ class Trainer:
 
     def __init__(self, net: nn.Cell, terms: Dict[str, object], weights: Optional[Dict[str, float]] = None,
                  lr=1e-3, betas=(0.9, 0.999), eps=1e-8, callbacks: Sequence[Callable] = (), jit: bool = True,
-                 verbose: bool = True, adaptive: Optional[GradNormBalance] = None):
+                 verbose: bool = True, adaptive: Optional[GradNormBalance] = None, weight_decay: float = 0.0,
+                 batch_inputs: int = 0):
         if not isinstance(net, nn.Cell):
             raise TypeError(f"Trainer: net must be a mindspore.nn.Cell, got {type(net).__name__}")
         if not isinstance(terms, dict) or not terms:
@@ -329,6 +343,15 @@ class Trainer:
                 raise TypeError(f"Trainer: adaptive must be None or a GradNormBalance, got {type(adaptive).__name__}")
             adaptive.check(self.names)
         self.adaptive = adaptive
+        if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float, np.floating, np.integer)) \
+                or not math.isfinite(weight_decay) or weight_decay < 0:
+            raise ValueError(f"Trainer: weight_decay={weight_decay!r} must be a finite number >= 0")
+        self.weight_decay = float(weight_decay)
+        if isinstance(batch_inputs, bool) or not isinstance(batch_inputs, (int, np.integer)) or batch_inputs < 0:
+            raise ValueError(f"Trainer: batch_inputs={batch_inputs!r} must be an integer >= 0")
+        self.batch_inputs = int(batch_inputs)
+        if adaptive is not None and self.batch_inputs:
+            raise ValueError("Trainer: adaptive loss weights need fixed-data terms (batch_inputs=0)")
         self.balance = None
         self.schedule = lr if callable(lr) else constant(lr)
         b1, b2 = betas
@@ -423,10 +446,10 @@ class Trainer:
         self._fns = [_as_term_fn(n, self.terms[n]) for n in self.names]
         fns, n, w = self._fns, len(self._fns), self._w
 
-        def weighted_losses():
+        def weighted_losses(*batch):
             vals = []
             for i in range(n):                        # plain loop: graph-safe, keeps gradients
-                vals.append(fns[i]())
+                vals.append(fns[i](*batch))
             stacked = ops.stack(vals)
             total = (w * stacked).sum()
             return total, stacked
@@ -440,16 +463,19 @@ class Trainer:
         b1, b2 = self._tensor(self.betas[0]), self._tensor(self.betas[1])
         c1, c2 = self._tensor(1.0 - self.betas[0]), self._tensor(1.0 - self.betas[1])
         eps = self._tensor(self.eps)
+        decay = self.weight_decay > 0
+        one, wd = self._tensor(1.0), self._tensor(self.weight_decay)
 
-        def adam_step(lr, bc1, bc2):
-            (total, stacked), grads = grad_fn()
+        def adam_step(lr, bc1, bc2, *batch):
+            (total, stacked), grads = grad_fn(*batch)
             for i in range(len(params)):
                 g = grads[i]
                 m = b1 * ms_[i] + c1 * g
                 v = b2 * vs[i] + c2 * g * g
                 ops.assign(ms_[i], m)
                 ops.assign(vs[i], v)
-                ops.assign(params[i], params[i] - lr * (m * bc1) / (ops.sqrt(v * bc2) + eps))
+                p = params[i] * (one - lr * wd) if decay else params[i]
+                ops.assign(params[i], p - lr * (m * bc1) / (ops.sqrt(v * bc2) + eps))
             return ops.concat([total.reshape(1), stacked])
 
         self._step_fn = ms.jit(adam_step) if self.jit else adam_step
@@ -506,11 +532,18 @@ class Trainer:
             self._wvals = new
             self._sync_weights()
 
-    def losses(self) -> dict:
-        """Current ``{"total": L, name: L_k}`` (Python floats), without a step."""
+    def _check_batch(self, batch, where: str) -> None:
+        if len(batch) != self.batch_inputs:
+            raise ValueError(f"Trainer.{where}: got {len(batch)} batch tensors, the terms take "
+                             f"batch_inputs={self.batch_inputs}")
+
+    def losses(self, *batch) -> dict:
+        """Current ``{"total": L, name: L_k}`` (Python floats), without a step; with
+        ``batch_inputs=k``, on the ``k`` batch tensors given."""
+        self._check_batch(batch, "losses")
         if self._step_fn is None:
             self._build()
-        total, stacked = self._eval_fn()
+        total, stacked = self._eval_fn(*batch)
         vals = stacked.asnumpy().astype(np.float64)
         out = {"total": float(total.asnumpy())}
         out.update({n: float(v) for n, v in zip(self.names, vals)})
@@ -565,28 +598,50 @@ class Trainer:
 
     # ----------------------------------------------------------------- Adam
 
-    def train_adam(self, iterations: int, log_every: int = 100) -> dict:
+    def train_adam(self, iterations: int, log_every: int = 100, batches=None) -> dict:
         """Run ``iterations`` Adam steps; log (history, callbacks, stderr) every ``log_every`` steps
         and after the last one. The loss logged at step ``k`` is the loss *before* update ``k``,
         with the weights used in that step. With ``adaptive``, the weights are updated before
         every Adam step whose 0-based index ``adam_step`` is a multiple of ``adaptive.every``.
+
+        ``batches`` (required when ``batch_inputs > 0``): an iterable of ``batch_inputs``-tuples
+        of tensors, one per step; training stops early when it is exhausted. The loss logged is
+        then the mean over the steps since the previous log point (an epoch's training loss when
+        ``log_every`` is the number of batches per epoch).
+
         Returns ``self.history``. Raises :class:`DivergenceError` on a non-finite total loss."""
         if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) or iterations < 0:
             raise ValueError(f"train_adam: iterations={iterations!r} must be an integer >= 0")
         if isinstance(log_every, bool) or not isinstance(log_every, (int, np.integer)) or log_every < 1:
             raise ValueError(f"train_adam: log_every={log_every!r} must be an integer >= 1")
+        if (batches is None) != (self.batch_inputs == 0):
+            raise ValueError(f"train_adam: batches= is {'required' if self.batch_inputs else 'not accepted'} "
+                             f"when batch_inputs={self.batch_inputs}")
+        batch_iter = iter(batches) if batches is not None else None
         if self._step_fn is None:
             self._build()
         b1, b2 = self.betas
         self._good = self._snapshot()
         t0 = time.perf_counter()
+        block, lr = [], float("nan")
         for k in range(int(iterations)):
+            batch = ()
+            if batch_iter is not None:
+                batch = next(batch_iter, None)
+                if batch is None:                     # exhausted: log what is left
+                    if block:
+                        losses = self._record("adam", lr, np.mean(block, axis=0))
+                        self._good = self._snapshot()
+                        self._print("adam", k, k, losses, t0)
+                    break
+                batch = tuple(batch)
+                self._check_batch(batch, "train_adam")
             if self.adaptive is not None and self.adam_step % self.adaptive.every == 0:
                 self._adapt()
             t = self.adam_step + 1
             lr = float(self.schedule(self.adam_step))
             vals = self._step_fn(self._tensor(lr), self._tensor(1.0 / (1.0 - b1 ** t)),
-                                 self._tensor(1.0 / (1.0 - b2 ** t))).asnumpy().astype(np.float64)
+                                 self._tensor(1.0 / (1.0 - b2 ** t)), *batch).asnumpy().astype(np.float64)
             if not np.isfinite(vals[0]):
                 bad = [n for n, v in zip(self.names, vals[1:]) if not np.isfinite(v)]
                 what = f"loss term '{bad[0]}'" if bad else "weighted total loss"
@@ -595,7 +650,11 @@ class Trainer:
                 raise DivergenceError(step, what, last_good=self._good["iteration"])
             self.iteration += 1
             self.adam_step += 1
+            if batch_iter is not None:
+                block.append(vals)
             if (k + 1) % log_every == 0 or k + 1 == iterations:
+                if block:
+                    vals, block = np.mean(block, axis=0), []
                 losses = self._record("adam", lr, vals)
                 self._good = self._snapshot()
                 self._print("adam", k + 1, iterations, losses, t0)
@@ -608,7 +667,9 @@ class Trainer:
         :class:`fusionsci.optim.LBFGS` (``minimize_cell``, jit-compiled loss and gradient), in
         place. Logs every ``log_every`` iterations (the per-term losses are re-evaluated there)
         and at the end. Returns the ``LBFGSInfo``."""
-        from ..optim import LBFGS
+        from .lbfgs import LBFGS
+        if self.batch_inputs:
+            raise ValueError("train_lbfgs: L-BFGS needs fixed-data terms (batch_inputs=0), not mini-batches")
         if self._step_fn is None:
             self._build()
         opt = LBFGS(max_iter=max_iter, **lbfgs_options)
@@ -641,10 +702,11 @@ class Trainer:
 
     # ----------------------------------------------------------------- checkpoints
 
-    def save_checkpoint(self, path) -> None:
+    def save_checkpoint(self, path, extra: Optional[dict] = None) -> None:
         """Write parameters, Adam moments, loss weights, counters and history to ``path`` (an
         ``.npz``, format ``fusionsci.trainer/2``) atomically: a temporary file in the same folder,
-        flushed and fsynced, then ``os.replace``."""
+        flushed and fsynced, then ``os.replace``. ``extra``: a JSON-serialisable dict stored with
+        them (a caller's own state, e.g. an epoch history), returned by :meth:`load_checkpoint`."""
         path = os.fspath(path)
         arrays = {}
         for i, p in enumerate(self.params):
@@ -654,7 +716,8 @@ class Trainer:
         arrays["loss_weights"] = self._wvals.copy()
         meta = {"format": _FORMAT, "iteration": self.iteration, "adam_step": self.adam_step,
                 "names": [p.name for p in self.params], "terms": list(self.names), "weights": self.weights,
-                "adaptive": repr(self.adaptive), "dtype": str(self.dtype), "history": self.history}
+                "adaptive": repr(self.adaptive), "weight_decay": self.weight_decay, "dtype": str(self.dtype),
+                "history": self.history, "extra": extra}
         arrays["meta"] = np.array(json.dumps(meta))
         folder = os.path.dirname(os.path.abspath(path))
         fd, tmp = tempfile.mkstemp(prefix=".ckpt-", suffix=".tmp", dir=folder)
@@ -677,8 +740,9 @@ class Trainer:
         except OSError:
             pass
 
-    def load_checkpoint(self, path) -> None:
-        """Restore what :meth:`save_checkpoint` wrote, loss weights included (call
+    def load_checkpoint(self, path) -> Optional[dict]:
+        """Restore what :meth:`save_checkpoint` wrote, loss weights included; returns its
+        ``extra`` dict (``None`` if none was stored). (Call
         :meth:`set_weights` afterwards to train on with other ones). Reads formats
         ``fusionsci.trainer/1`` (weights from its metadata) and ``/2``. Raises ValueError when
         the file is not a trainer checkpoint or its parameter names/shapes or terms differ from
@@ -718,3 +782,4 @@ class Trainer:
             history.setdefault("w_" + n, [float(wn)] * len(history["iteration"]))
         self._restore(snap)
         self.history = history
+        return meta.get("extra")
