@@ -2,6 +2,8 @@
 same scheme agree to rounding (no timing is asserted: speed is reported, not tested)."""
 import json
 
+import numpy as np
+
 from fusionsci import cli
 
 
@@ -38,3 +40,18 @@ def test_bench_pinn_burgers_reports_the_error_of_what_it_writes(tmp_path, capsys
     err = np.linalg.norm(u[0] - ref) / np.linalg.norm(ref)
     assert abs(err - report["rel_l2"]) <= 1e-6 * err
     assert report["lbfgs_iters"] <= 10 and report["n_collocation"] == 300
+
+
+def test_bench_fno_ns_quick_rolls_out_and_times_the_solver(tmp_path, capsys, monkeypatch):
+    # the quick NS case: generate 6 samples (32^2), train 2 epochs, 10-step rollout vs the solver
+    monkeypatch.setenv("FUSIONSCI_CACHE", str(tmp_path))
+    rc = cli.main(["bench", "fno-ns", "--quick", "--json", "--no-torch"])
+    assert rc == 0
+    res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert res["bench"] == "fno-ns" and res["resolution"] == 32 and res["n_train"] == 4
+    assert res["rollout_steps"] == len(res["rollout_rel_l2_per_step"]) >= 1
+    assert np.isfinite(res["rollout_rel_l2"]) and res["test_rel_l2"] == res["rollout_rel_l2"]
+    # the solver restarted from the stored (float32) frame reproduces the stored frames: the
+    # rollout reference is the data set's own physics
+    assert res["solver_resolve_rel_l2"] < 1e-4
+    assert res["speedup"] > 0 and res["step_samples_per_s"] > 0 and "ratio" not in res
