@@ -45,21 +45,14 @@ def make_fusionsci_step(backend, args):
     mean relative L2 loss, one compiled step) on a fixed batch."""
     import itertools
     from mindspore import Tensor
-    from fusionsci.operators import FNO, relative_l2_loss
+    from fusionsci.operators import FNO, DataLoss, relative_l2_loss
     from fusionsci.optim import Trainer
     from fno_torch import batch_arrays
 
     net = FNO(args.ndim, args.modes, args.width, args.in_channels, args.out_channels, args.layers,
               grid=args.grid, padding=args.padding, backend=backend, dtype="float32", seed=0)
-
-    class DataLoss:
-        def __init__(self, model):
-            self.model = model
-
-        def loss(self, x, y):
-            return relative_l2_loss(self.model(x), y)
-
-    tr = Trainer(net, {"data": DataLoss(net)}, lr=1e-3, weight_decay=1e-4, batch_inputs=2, verbose=False)
+    tr = Trainer(net, {"data": DataLoss(net, relative_l2_loss)}, lr=1e-3, weight_decay=1e-4, batch_inputs=2,
+                 verbose=False)
     xn, yn = batch_arrays(args.ndim, args.batch, args.resolution, args.in_channels, args.out_channels)
     xy = (Tensor(xn), Tensor(yn))
 

@@ -107,12 +107,12 @@ def ns_rollout(cfg, path, trainer):
     (per sample, over all predicted frames, then the mean), the error per step, and the wall
     time of the FNO rollout vs the fusionsci solver on the same initial states."""
     from fusionsci.data import make_dataset
+    from fusionsci.io import PDEBenchFile
     from fusionsci.operators import relative_l2
     n_tr, n_te = cfg["n_train"], cfg["n_test"]
-    import h5py
-    with h5py.File(path, "r") as h:
-        u = np.asarray(h["tensor"][n_tr:n_tr + n_te], dtype=np.float32)          # [n, Nt, s, s]
-        t = np.asarray(h["t-coordinate"][...])
+    with PDEBenchFile(path) as f:
+        u = f.read(range(n_tr, n_tr + n_te), dtype=np.float32)[:, 0]               # [n, Nt, s, s]
+        t = np.asarray(f.info.t)
     k0 = min(cfg["rollout_from"], u.shape[1] - 2)
     steps = min(cfg["rollout_steps"], u.shape[1] - 1 - k0)
     x0 = u[:, k0:k0 + 1]
@@ -123,7 +123,7 @@ def ns_rollout(cfg, path, trainer):
     fno_s = time.perf_counter() - t0
     per_sample = relative_l2(pred, truth)
     per_step = [float(relative_l2(pred[:, :, j], truth[:, :, j]).mean()) for j in range(steps)]
-    ds = make_dataset("ns", cfg["resolution"], **({"n_times": u.shape[1], "t_end": float(t[-1])}))
+    ds = make_dataset("ns", cfg["resolution"])                                    # its solver and dt
     dt_frame = float(t[1] - t[0])
     solver = ds.solver
     w0 = x0[:, 0].astype(np.float64)

@@ -11,10 +11,10 @@ from .spectral_conv import (SpectralConv, SpectralConv1d, SpectralConv2d, Spectr
 from .fno import FNO, FNO1d, FNO2d, FNO3d, PointwiseLinear, grid_coords
 from .deeponet import DeepONet
 from .normalize import Normalized, channel_stats
-from .training import (ArrayLoader, LOSSES, OperatorTrainer, mse_loss, nrmse, relative_h1_loss, relative_l2,
-                       relative_l2_loss)
+from .training import (ArrayLoader, DataLoss, LOSSES, OperatorTrainer, mse_loss, nrmse, relative_h1_loss,
+                       relative_l2, relative_l2_loss)
 
 __all__ = ["SpectralConv", "SpectralConv1d", "SpectralConv2d", "SpectralConv3d", "FNO", "FNO1d", "FNO2d",
            "FNO3d", "PointwiseLinear", "DeepONet", "grid_coords", "kept_modes", "truncated_rdft_mats",
-           "truncated_cdft_mats", "Normalized", "channel_stats", "OperatorTrainer", "ArrayLoader", "LOSSES", "relative_l2_loss",
-           "relative_h1_loss", "mse_loss", "relative_l2", "nrmse"]
+           "truncated_cdft_mats", "Normalized", "channel_stats", "OperatorTrainer", "DataLoss", "ArrayLoader",
+           "LOSSES", "relative_l2_loss", "relative_h1_loss", "mse_loss", "relative_l2", "nrmse"]

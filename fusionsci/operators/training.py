@@ -39,7 +39,7 @@ from mindspore import Tensor, nn, ops
 
 from ..optim.trainer import Trainer, constant, cosine_decay, step_decay
 
-__all__ = ["OperatorTrainer", "ArrayLoader", "relative_l2_loss", "relative_h1_loss", "mse_loss", "LOSSES",
+__all__ = ["OperatorTrainer", "DataLoss", "ArrayLoader", "relative_l2_loss", "relative_h1_loss", "mse_loss", "LOSSES",
            "relative_l2", "nrmse"]
 
 
@@ -148,8 +148,9 @@ class ArrayLoader:
 
 # --------------------------------------------------------------------------- trainer
 
-class _DataLoss:
-    """The ``"data"`` term: ``loss(model(x), y)`` on one batch."""
+class DataLoss:
+    """The ``"data"`` loss term of :class:`~fusionsci.optim.Trainer` with ``batch_inputs=2``:
+    ``loss_fn(model(x), y)`` on one batch."""
 
     def __init__(self, model, loss_fn):
         self.model, self.loss_fn = model, loss_fn
@@ -207,11 +208,12 @@ class OperatorTrainer:
         self.lr, self.weight_decay, self.schedule_name = float(lr), weight_decay, schedule
         self.step_size, self.gamma, self.total_epochs = int(step_size), float(gamma), total_epochs
         self.verbose, self.log_every = bool(verbose), int(log_every)
-        self.dtype = next(iter(model.trainable_params())).dtype if model.trainable_params() else None
+        params = model.trainable_params()
+        self.dtype = params[0].dtype if params else None
         if self.dtype not in (ms.float32, ms.float64):
             raise ValueError("OperatorTrainer: the model needs float32 or float64 trainable parameters")
         self._npd = np.float32 if self.dtype == ms.float32 else np.float64
-        self._term = _DataLoss(model, loss_fn)
+        self._term = DataLoss(model, loss_fn)
         self.trainer: Optional[Trainer] = None
         self._steps_per_epoch = None
         self._forward = None
