@@ -225,6 +225,52 @@ def jit(fn):
     return ms.jit(fn) if state().jit else fn
 
 
+def grad_recording() -> bool:
+    """Whether PyNative is recording a tape for ``ms.grad`` right now (``True`` if unknown)."""
+    try:
+        from mindspore.graph.api import _pynative_executor
+    except ImportError:  # MindSpore < 2.9 kept it in common.api
+        try:
+            from mindspore.common.api import _pynative_executor
+        except ImportError:
+            return True
+    try:
+        return bool(_pynative_executor.requires_grad())
+    except Exception:
+        return True
+
+
+def jit_per_grad_pattern(fn):
+    """``mindspore.jit(fn)`` with one compiled wrapper per *gradient pattern* of the call.
+
+    MindSpore 2.10 (measured): one ``ms.jit`` function called repeatedly under PyNative
+    ``ms.grad`` reuses the backward graph built for the *first* pattern of which inputs carry
+    gradients. Differentiated first with respect to one input and later with respect to
+    another, it silently returns a zero gradient for the second. The returned callable keys its
+    compiled wrapper on that pattern (the tensors' ``_requires_grad`` flags, or ``forward`` when
+    no tape is being recorded); where the flags cannot be read, a fresh wrapper is compiled for
+    the call (correct, slower)."""
+    import mindspore as ms
+    from mindspore import Tensor
+    cache = {}
+
+    def call(*args):
+        if not state().jit:
+            return fn(*args)
+        if not grad_recording():
+            key = ("forward",)
+        else:
+            flags = tuple(getattr(t, "_requires_grad", None) for t in args if isinstance(t, Tensor))
+            if any(v is None for v in flags):
+                return ms.jit(fn)(*args)
+            key = ("grad",) + tuple(bool(v) for v in flags)
+        compiled = cache.get(key)
+        if compiled is None:
+            compiled = cache[key] = ms.jit(fn)
+        return compiled(*args)
+    return call
+
+
 def set_seed(seed: int) -> None:
     """Seed Python, NumPy and MindSpore for a reproducible run."""
     import numpy as np

@@ -448,46 +448,9 @@ def _pcg_step(x, r, p, rz, its, ax, ay, dinv, cx, cy, thresh):
     return x, r, p, rz_new, its, _rsum(r * r)
 
 
-def _grad_recording() -> bool:
-    """Whether PyNative is recording a tape for ``ms.grad`` right now (``True`` if unknown)."""
-    try:
-        from mindspore.graph.api import _pynative_executor
-    except ImportError:  # MindSpore < 2.9 kept it in common.api
-        try:
-            from mindspore.common.api import _pynative_executor
-        except ImportError:
-            return True
-    try:
-        return bool(_pynative_executor.requires_grad())
-    except Exception:
-        return True
-
-
-_step_cache = {}
-
-
-def _pcg_call(*args):
-    """Run :func:`_pcg_step` compiled, with one ``ms.jit`` wrapper per gradient pattern.
-
-    MindSpore 2.10 (measured): one ``ms.jit`` function called repeatedly under PyNative
-    ``ms.grad`` reuses the backward graph built for the *first* pattern of which inputs carry
-    gradients. After a solve differentiated with respect to ``f``, a solve differentiated with
-    respect to ``a`` then got a zero gradient. So the wrapper is keyed by that pattern (the tensors'
-    ``_requires_grad`` flags); where the flags cannot be read, a fresh wrapper is compiled per call
-    (correct, slower)."""
-    if not runtime.state().jit:
-        return _pcg_step(*args)
-    if not _grad_recording():
-        key = ("forward",)
-    else:
-        flags = tuple(getattr(t, "_requires_grad", None) for t in args if isinstance(t, Tensor))
-        if any(v is None for v in flags):
-            return ms.jit(_pcg_step)(*args)
-        key = ("grad",) + tuple(bool(v) for v in flags)
-    fn = _step_cache.get(key)
-    if fn is None:
-        fn = _step_cache[key] = ms.jit(_pcg_step)
-    return fn(*args)
+# one compiled PCG step per gradient pattern (see runtime.jit_per_grad_pattern: a plain ms.jit
+# differentiated first wrt f and later wrt a returned a zero gradient for a)
+_pcg_call = runtime.jit_per_grad_pattern(_pcg_step)
 
 
 def solve_darcy(a, f, grid: Grid, tol: float = 1e-10, maxiter: int | None = None,
