@@ -78,11 +78,27 @@ def _choice(name: str, value: str, allowed: tuple) -> str:
 
 
 def _available(target: str) -> bool:
+    """Whether MindSpore can use ``target``. MindSpore logs a multi-line warning for each backend
+    plugin it cannot load; here the absence is the expected answer of a probe, so its logger is
+    quietened to errors for the call (the device line of ``python -m fusionsci info`` and the one
+    CPU-fallback warning say what was found)."""
+    import logging
     import mindspore as ms
+    try:
+        from mindspore import log as ms_log
+        logger = ms_log._get_logger()
+    except (ImportError, AttributeError):  # another MindSpore layout: leave its logging alone
+        logger = None
+    level = logger.level if logger is not None else None
+    if logger is not None:
+        logger.setLevel(max(level, logging.ERROR))
     try:
         return bool(ms.hal.is_available(target))
     except Exception:  # older MindSpore or a broken plugin: treat as absent
         return False
+    finally:
+        if logger is not None:
+            logger.setLevel(level)
 
 
 def _detect(requested: str, strict: bool) -> str:

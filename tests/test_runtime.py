@@ -100,3 +100,14 @@ def test_info_lists_versions_and_policy():
     info = rt.info()
     assert info["fusionsci"] == fusionsci.__version__ and info["mindspore"] == ms.__version__
     assert info["device"] == "cpu" and info["transform"] in ("fft", "dft")
+
+
+def test_device_probe_does_not_print_plugin_warnings():
+    """Probing for Ascend/GPU on a CPU machine must not flood the terminal with MindSpore's
+    plugin-loading warnings (GLOG_v unset, as for a student's first run)."""
+    env = {k: v for k, v in os.environ.items() if k != "GLOG_v"}
+    out = subprocess.run([sys.executable, "-m", "fusionsci", "info"], capture_output=True, text=True, env=env,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "device" in out.stdout
+    assert "is not available" not in out.stderr and "Load dynamic library" not in out.stderr, out.stderr
