@@ -75,7 +75,7 @@ class FVDiscretization(FDDiscretization):
         q = s[0]
         h = self.grid.spacing[0]
         if self.system == "euler":
-            div = fv.fv_divergence(q, h, bc=self.bc, riemann="hllc", gamma=self.gamma, variant=self.variant)
+            div = fv.fv_divergence(q, h, bc=self.bc, riemann="hllc", gamma=p["gamma"], variant=self.variant)
         else:
             div = fv.fv_divergence(q[:, 0], h, self.eq.flux, self.eq.flux_speed, bc=self.bc,
                                    variant=self.variant).expand_dims(1)
