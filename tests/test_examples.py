@@ -2,6 +2,8 @@
 import pathlib
 import runpy
 
+import pytest
+
 EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
 
 
@@ -27,4 +29,50 @@ def test_neural_operator_quick(tmp_path, capsys):
     assert r["rel_l2_fine_res"] < 5e-2 and r["rel_l2_fine_res"] < 1.5 * r["rel_l2_train_res"]   # super-resolution
     assert r["rel_l2_coarse_solver"] < 1e-5
     assert r["fno_predict_s"] < r["solver_s"]
+    assert png.stat().st_size > 10_000
+
+
+def test_inverse_problems_quick(tmp_path, capsys):
+    """The backward-heat case of the inverse-problems example (the other cases take 20-60 s each on this
+    machine; the library's cases are checked in test_inverse.py)."""
+    mod = runpy.run_path(str(EXAMPLES / "inverse_problems.py"))
+    png = tmp_path / "inv.png"
+    results = mod["main"](["heat-ic", "--quick", "--every", "100", "--plot", str(png)])
+    m = results["heat-ic"].metrics
+    # measured: u0 relative L2 error 2.85e-2 after 19 L-BFGS-B iterations (the noisy snapshot u(T) is 0.221
+    # away from u0); misfit / noise norm 1.06
+    assert m["heat_ic_rel_l2"] < 0.05
+    assert m["heat_ic_rel_l2"] < 0.2 * m["heat_ic_snapshot_rel_l2"]
+    assert 0.5 < m["heat_ic_misfit_over_delta"] < 1.5
+    assert "heat-ic" in capsys.readouterr().out
+    assert png.stat().st_size > 10_000
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["burgers-nu", "control"])
+def test_inverse_problems_quick_slow_cases(case, tmp_path, capsys):
+    """The parameter and control branches of the example (table and plot)."""
+    mod = runpy.run_path(str(EXAMPLES / "inverse_problems.py"))
+    png = tmp_path / "inv.png"
+    m = mod["main"]([case, "--quick", "--every", "100", "--plot", str(png)])[case].metrics
+    if case == "burgers-nu":
+        assert m["burgers_nu_rel_err"] < 0.02                  # measured 3.3e-3 (6 iterations)
+    else:
+        assert m["control_target_rel_l2"] < 0.01               # measured 1.5e-3 against 2.5 uncontrolled
+        assert m["control_uncontrolled_rel_l2"] > 300 * m["control_target_rel_l2"]
+    assert png.stat().st_size > 10_000
+
+
+def test_solver_in_the_loop_smoke(tmp_path, capsys):
+    """--smoke: 16 training / 8 test trajectories, fine reference on 256 points, 200 training steps at
+    unroll 2, evaluation over 40 steps against plain solvers on 32 and 64 points."""
+    mod = runpy.run_path(str(EXAMPLES / "solver_in_the_loop.py"))
+    png = tmp_path / "sil.png"
+    r = mod["main"](["--smoke", "--plot", str(png)])
+    # measured: plain 32 points 0.171, hybrid 32 points 7.46e-2 (2.29x lower), plain 64 points 7.1e-3
+    assert [row["n"] for row in r["table"]] == [32, 64]
+    assert r["coarse_rel_l2"] > 0.1                            # the coarse solver really is under-resolved
+    assert r["improvement"] > 1.8
+    assert r["table"][1]["rel_l2"] < 0.02                      # the plain ladder converges towards the reference
+    assert 32 < r["equal_error_resolution"] < 64               # measured 38.3
     assert png.stat().st_size > 10_000

@@ -629,14 +629,16 @@ def reaction_rate_case(quick: bool = True, sigma: float = None, max_iter: int = 
     return _param_case("reaction_rate", "r", s, u0, c["r"], c["r_start"], c, sigma, max_iter, verbose, method, t0)
 
 
-CASES = ("heat-ic", "burgers-ic", "burgers-nu", "reaction", "control", "control-ns")
+CASES = ("heat-ic", "burgers-ic", "burgers-nu", "reaction", "control", "control-ns", "darcy-field")
 
 
 def inverse_cases(quick: bool = True, cases: Sequence[str] = CASES, verbose=False) -> dict:
     """Run the named cases (of :data:`CASES`); return ``{case: CaseResult}``."""
     from .control import burgers_control_case, ns_control_case
+    from .field_inverse import darcy_field_case
     table = {"heat-ic": heat_ic_case, "burgers-ic": burgers_ic_case, "burgers-nu": burgers_nu_case,
-             "reaction": reaction_rate_case, "control": burgers_control_case, "control-ns": ns_control_case}
+             "reaction": reaction_rate_case, "control": burgers_control_case, "control-ns": ns_control_case,
+             "darcy-field": darcy_field_case}
     out = {}
     for cname in cases:
         if cname not in table:
