@@ -41,7 +41,8 @@ def _check(solver, u0, n_steps, dt, every, pname, *, seed=0, eps_u=1e-5, eps_p=1
     x = solver.grid.mesh()
     target = Tensor(0.3 * np.cos(np.pi * x[0])[None, None] * np.ones(solver.grid.shape), F64)
     loss = _mismatch_loss(target)
-    ck = rollout_value_and_grad(solver, loss, u0, n_steps, dt, every=every, method="checkpoint")
+    ck = rollout_value_and_grad(solver, loss, u0, n_steps, dt, every=every, method="checkpoint",
+                                checkpoint_every="sqrt")
     if tape:
         tp = rollout_value_and_grad(solver, loss, u0, n_steps, dt, every=every, method="tape")
         assert ck.value == pytest.approx(tp.value, rel=1e-13)
@@ -67,7 +68,7 @@ def test_spectral_burgers_gradients(method):
     x = solver.grid.mesh()[0]
     u0 = -np.sin(np.pi * x) + 0.2 * np.cos(2 * np.pi * x)
     ck = _check(solver, u0, 24, 0.01, 12, "nu", tape=method == "etdrk4")
-    # default segment sqrt(24 * 4) ~ 10 -> 8 steps; states kept at 0, 8, 12 (observed), 16, 24
+    # "sqrt" segment: sqrt(24 * 4) ~ 10 -> 8 steps; states kept at 0, 8, 12 (observed), 16, 24
     assert ck.stats["segment"] == 8 and ck.stats["checkpoints"] == 5
 
 
@@ -165,6 +166,9 @@ def test_checkpoint_segments_do_not_change_the_gradient():
     target = Tensor(np.zeros((1, 1, 32)), F64)
     loss = _mismatch_loss(target)
     ref = rollout_value_and_grad(solver, loss, u0, 24, 0.01, method="tape")
+    # the default stores every chunk boundary while they fit the memory budget, else sqrt segments
+    assert rollout_value_and_grad(solver, loss, u0, 24, 0.01).stats["segment"] == 4
+    assert rollout_value_and_grad(solver, loss, u0, 24, 0.01, memory_budget_mb=1e-3).stats["segment"] == 8
     for seg in (4, 8, 12, 24):
         r = rollout_value_and_grad(solver, loss, u0, 24, 0.01, checkpoint_every=seg)
         assert np.abs(r.grad_u0.asnumpy() - ref.grad_u0.asnumpy()).max() <= 1e-12
@@ -181,6 +185,8 @@ def test_rollout_gradient_rejects_bad_arguments():
         rollout_value_and_grad(solver, loss, None, 20, 0.01, method="adjoint")
     with pytest.raises(ValueError, match="dopri5"):
         rollout_value_and_grad(Solver(Burgers(), n=16, method="dopri5"), loss, None, 20, 0.01)
+    with pytest.raises(ValueError, match="checkpoint_every='half'"):
+        rollout_value_and_grad(solver, loss, None, 20, 0.01, checkpoint_every="half")
     with pytest.raises(TypeError, match="Solver"):
         rollout_value_and_grad("burgers", loss, None, 20, 0.01)
 
