@@ -136,6 +136,9 @@ def test_checkpoint_round_trip(tmp_path):
     for wa, p in zip(weights_a, b.params):
         np.testing.assert_array_equal(wa, p.asnumpy())
     assert not [f for f in tmp_path.iterdir() if f.name != "ckpt.npz"]   # no temp files left
+    nested = tmp_path / "new" / "run" / "ckpt.npz"                       # a folder that does not exist yet
+    a.save_checkpoint(nested)
+    assert nested.is_file()
 
     c = Trainer(MLP(1, 1, width=8, depth=2), {"data": a.terms["data"], "reg": a.terms["reg"]}, verbose=False)
     with pytest.raises(ValueError, match="load_checkpoint"):

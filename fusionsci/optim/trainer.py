@@ -720,6 +720,7 @@ class Trainer:
                 "history": self.history, "extra": extra}
         arrays["meta"] = np.array(json.dumps(meta))
         folder = os.path.dirname(os.path.abspath(path))
+        os.makedirs(folder, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".ckpt-", suffix=".tmp", dir=folder)
         try:
             with os.fdopen(fd, "wb") as f:
