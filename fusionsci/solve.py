@@ -183,7 +183,11 @@ class Solver:
             out[k] = v.astype(self.dtype) if isinstance(v, Tensor) else Tensor(np.float64(v), self.dtype)
         return out
 
-    def _step_fn(self):
+    def step_fn(self):
+        """The solver's one-step map ``(state, coef, p) -> state`` as a plain function of MindSpore
+        tensors (not compiled): the building block of :meth:`advance_fn`, :meth:`vjp_fn` and of
+        models that put their own operations between steps (:mod:`fusionsci.sim.hybrid`).
+        ``coef`` from :meth:`coefficients`, ``p`` from :meth:`params`."""
         disc, method = self.disc, self.method
 
         if method in _SPLIT:
@@ -227,7 +231,7 @@ class Solver:
         compiled graph serves every step size."""
         key = int(steps)
         if key not in self._compiled:
-            one = self._step_fn()
+            one = self.step_fn()
             names, unpack = self._graph_params()
             counts = {}
 
@@ -269,7 +273,7 @@ class Solver:
         block of checkpointed reverse sweeps (:mod:`fusionsci.sim.rollout`)."""
         key = ("vjp", int(steps))
         if key not in self._compiled:
-            one = self._step_fn()
+            one = self.step_fn()
             names, unpack = self._graph_params()
             counts = {}
 
@@ -302,7 +306,7 @@ class Solver:
         """A compiled function ``(state, coef, p, n) -> state`` doing ``n`` steps in a graph-level
         loop: compiled once for any ``n``, but not differentiable on CPU (use :meth:`advance_fn`)."""
         if "loop" not in self._compiled:
-            one = self._step_fn()
+            one = self.step_fn()
             names, unpack = self._graph_params()
 
             def loop(s, coef, values, n):

@@ -20,8 +20,6 @@ Boundaries: ``eq.fv_bc`` in ``'periodic'``, ``'outflow'``, ``'reflective'``.
 """
 from __future__ import annotations
 
-from mindspore import Tensor
-
 from ..domain.grid import Grid
 from ..equations.base import Equation, as_field_tuple
 from ..numerics import finite_volume as fv
@@ -46,11 +44,6 @@ class FVDiscretization(FDDiscretization):
             raise ValueError(f"{type(eq).__name__} defines no flux(u)/flux_speed(u): it cannot be solved by "
                              "finite volumes")
         super().__init__(eq, grid, dtype, accuracy=4)
-        if self.system == "euler":
-            g = eq.params["gamma"]
-            if isinstance(g, Tensor):
-                raise TypeError("gamma must be a Python number for the finite-volume Euler solver")
-            self.gamma = float(g)
 
     def _keys(self):
         return self.eq.keys("linear")          # the flux replaces the nonlinear terms

@@ -17,7 +17,7 @@ minimises
 
 with gradients flowing through every coarse solver step (``m = 1`` is ordinary one-step
 supervised learning of the correction). The coarse steps come from the solver's own compiled
-step function (:meth:`Solver._step_fn`), so the hybrid runs the same arithmetic as the plain
+step function (:meth:`Solver.step_fn`), so the hybrid runs the same arithmetic as the plain
 solver: with a zero correction it reproduces :meth:`Solver.run` to rounding.
 
 Shapes: physical fields are ``(batch, channels, n)``; rollouts ``(batch, steps, channels, n)``.
@@ -183,7 +183,7 @@ class CorrectedSolver(nn.Cell):
                                                              dtype=self.dtype, seed=seed)
         self._p = solver.params(p)
         self._coef = tuple(solver.coefficients(self.dt / self.substeps, self._p))
-        self._one = solver._step_fn()
+        self._one = solver.step_fn()
         self._fns = {}
 
     def coarse_step(self, u):
