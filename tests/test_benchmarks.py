@@ -3,6 +3,7 @@ same scheme agree to rounding (no timing is asserted: speed is reported, not tes
 import json
 
 import numpy as np
+import pytest
 
 from fusionsci import cli
 
@@ -22,6 +23,7 @@ def test_bench_solvers_quick_json_agrees_with_numpy_baseline(capsys):
         assert abs(r["ratio"] - r["time_per_step_s"] / r["numpy_time_per_step_s"]) < 1e-9 * r["ratio"]
 
 
+@pytest.mark.slow   # 45 s; the PINN machinery it drives is checked by tests/test_pinn_*.py and test_four_solvers.py
 def test_bench_pinn_burgers_reports_the_error_of_what_it_writes(tmp_path, capsys):
     """A tiny training run: the reported rel_l2 is the error of the written 256 x 100 prediction
     against Cole-Hopf (recomputed here from the file)."""

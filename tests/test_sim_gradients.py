@@ -62,7 +62,7 @@ def _check(solver, u0, n_steps, dt, every, pname, *, seed=0, eps_u=1e-5, eps_p=1
     return ck
 
 
-@pytest.mark.parametrize("method", ["etdrk4", "ars222", "rk4"])
+@pytest.mark.parametrize("method", ["etdrk4", "ars222", "imex_euler", "rk4", "euler"])
 def test_spectral_burgers_gradients(method):
     solver = Solver(Burgers(nu=0.05), n=32, method=method, dtype="float64", chunk=4)
     x = solver.grid.mesh()[0]
