@@ -124,7 +124,8 @@ def rollout_value_and_grad(solver: Solver, loss, u0, n_steps: int, dt: float, p=
         u0: initial physical state (anything :meth:`Solver.initial_state` takes).
         p: parameter overrides; tensors (0-d, or fields for equations that take them) are kept.
         every: observation interval in steps (default: the final state only).
-        method: ``'checkpoint'`` (default, :math:`O(\sqrt{T})` memory) or ``'tape'``.
+        method: ``'checkpoint'`` (default: stored states, memory as ``checkpoint_every`` says) or
+            ``'tape'`` (the framework records every step: :math:`O(T)` memory).
         checkpoint_every: steps per checkpoint segment; ``"sqrt"`` for
             :math:`\approx\sqrt{T\,\mathrm{chunk}}` (rounded to a multiple of the chunk,
             :math:`O(\sqrt T)` memory); default: the solver's chunk while the
