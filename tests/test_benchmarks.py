@@ -44,6 +44,7 @@ def test_bench_pinn_burgers_reports_the_error_of_what_it_writes(tmp_path, capsys
     assert report["lbfgs_iters"] <= 10 and report["n_collocation"] == 300
 
 
+@pytest.mark.slow   # 21 s; NS data, rollout and the FNO are checked by tests/test_generate.py and test_operator_training.py
 def test_bench_fno_ns_quick_rolls_out_and_times_the_solver(tmp_path, capsys, monkeypatch):
     # the quick NS case: generate 6 samples (32^2), train 2 epochs, 10-step rollout vs the solver
     monkeypatch.setenv("FUSIONSCI_CACHE", str(tmp_path))

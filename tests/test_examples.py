@@ -63,6 +63,7 @@ def test_inverse_problems_quick_slow_cases(case, tmp_path, capsys):
     assert png.stat().st_size > 10_000
 
 
+@pytest.mark.slow   # 13-70 s; the hybrid training accuracy is checked by tests/test_hybrid.py
 def test_solver_in_the_loop_smoke(tmp_path, capsys):
     """--smoke: 16 training / 8 test trajectories, fine reference on 256 points, 200 training steps at
     unroll 2, evaluation over 40 steps against plain solvers on 32 and 64 points."""

@@ -36,6 +36,7 @@ def test_burgers_matches_cole_hopf_at_1_over_pi_and_1():
 
 
 # -- gradients through rollouts ------------------------------------------------------------------
+@pytest.mark.slow   # 13-18 s each; rollout gradients of every stepper are checked in tests/test_sim_gradients.py
 @pytest.mark.parametrize("method", ["etdrk4", "rk4"])
 def test_gradient_through_100_step_rollout(method):
     """d/du0 and d/dnu of a scalar loss of the state after 100 steps vs central differences."""
@@ -101,6 +102,7 @@ def test_sod_shock_tube_l1_error():
     assert errs[0] > errs[1] > errs[2]
 
 
+@pytest.mark.slow   # 22 s; one equation object across solvers is checked by tests/test_four_solvers.py
 def test_one_burgers_object_spectral_and_finite_volume():
     """The same Burgers object on a periodic grid (Fourier, ETDRK4) and on a cell grid (WENO5
     fluxes + 4th-order viscous term, SSP-RK3), compared as cell averages before the front
