@@ -458,3 +458,16 @@ def test_normalized_scales_per_channel_and_stays_resolution_invariant():
     assert len(wrapped.trainable_params()) == len(net.trainable_params())
     with pytest.raises(ValueError, match="positive std"):
         Normalized(net, (mx, np.array([1.0, 0.0])), None)
+
+
+def test_progress_line_names_the_test_error_only_when_there_is_a_test_set(capsys):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((8, 1, 16)).astype(np.float32)
+    net = FNO1d(modes=3, width=4, n_layers=1, projection_width=4, seed=0)
+    tr = OperatorTrainer(net, verbose=True)
+    tr.fit(ArrayLoader(x, 2 * x, 4), epochs=1)
+    line = capsys.readouterr().err
+    assert "[operator] epoch 1/1" in line and "test rel L2" not in line and "nan" not in line
+    tr.fit(ArrayLoader(x, 2 * x, 4), epochs=1, test=ArrayLoader(x, 2 * x, 4, shuffle=False))
+    err = float(capsys.readouterr().err.split("test rel L2 ")[1].split()[0])
+    assert err == pytest.approx(tr.history["test_rel_l2"][-1], rel=1e-3)

@@ -288,8 +288,9 @@ class OperatorTrainer:
                 if self.verbose:
                     done = self.epoch - (last - epochs)
                     el = time.perf_counter() - t_start
+                    scored = f"test rel L2 {test_err:.4e} " if test is not None else ""
                     print(f"[operator] epoch {self.epoch}/{last} {self.loss_name} {h['train_loss'][-1]:.4e} "
-                          f"test rel L2 {test_err:.4e} lr {lr:.2e} | {self.samples_per_s():.0f} samples/s "
+                          f"{scored}lr {lr:.2e} | {self.samples_per_s():.0f} samples/s "
                           f"ETA {el / done * (epochs - done):.0f}s", file=sys.stderr, flush=True)
             if checkpoint is not None and (self.epoch % checkpoint_every == 0 or self.epoch == last):
                 self.save(checkpoint)
