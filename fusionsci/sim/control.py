@@ -171,6 +171,13 @@ def burgers_control_case(quick: bool = True, max_iter: int = None, verbose=False
     x = s.grid.coordinate(0)
     u0 = (-np.sin(np.pi * x))[None, None]
     target = (0.6 * np.exp(-(x - 0.3) ** 2 / 0.08) - 0.6 * np.exp(-(x + 0.4) ** 2 / 0.08))[None, None]
+    return _control_case("control", "control", s, x, u0, target, c, max_iter or (60 if quick else 200),
+                         verbose, method, t0)
+
+
+def _control_case(name, prefix, s, x, u0, target, c, max_iter, verbose, method, t0) -> CaseResult:
+    """Solve one :class:`ForcingControlProblem` case (settings ``c``) and report its metrics
+    ``{prefix}_target_rel_l2``, ``{prefix}_uncontrolled_rel_l2``, ``{prefix}_wall_s``, ``{prefix}_nit``."""
     dt = c["t_end"] / c["n_steps"]
     prob = ForcingControlProblem(s, u0, target, c["n_steps"], dt, n_modes=c["n_modes"], beta=c["beta"],
                                  split_every=c["split_every"])
@@ -180,13 +187,13 @@ def burgers_control_case(quick: bool = True, max_iter: int = None, verbose=False
         return rel_l2(prob.final_state(ci), tgt)
 
     free = prob.final_state(_const(np.zeros(prob.forcing.size), s.dtype)).asnumpy()
-    res = prob.solve(max_iter=max_iter or (60 if quick else 200), error_fn=err, verbose=verbose,
-                     label="[control] ", method=method)
+    res = prob.solve(max_iter=max_iter, error_fn=err, verbose=verbose, label=f"[{name}] ", method=method)
     final = prob.final_state(res.x).asnumpy()
     forcing = prob.forcing.field(res.x).asnumpy()
-    metrics = {"control_target_rel_l2": rel_l2(final, target), "control_uncontrolled_rel_l2": rel_l2(free, target),
-               "control_wall_s": time.perf_counter() - t0, "control_nit": res.nit}
-    return CaseResult("control", x, target[0, 0], free[0, 0], final[0, 0], metrics, res,
+    metrics = {f"{prefix}_target_rel_l2": rel_l2(final, target),
+               f"{prefix}_uncontrolled_rel_l2": rel_l2(free, target),
+               f"{prefix}_wall_s": time.perf_counter() - t0, f"{prefix}_nit": res.nit}
+    return CaseResult(name, x, target[0, 0], free[0, 0], final[0, 0], metrics, res,
                       extra={"forcing": forcing[0, 0], "u0": u0[0, 0], "problem": prob})
 
 
@@ -209,21 +216,5 @@ def ns_control_case(quick: bool = True, max_iter: int = None, verbose=False,
     x, y = s.grid.mesh()
     u0 = (2 * np.sin(x) * np.sin(y) + np.cos(x + 2 * y))[None, None]
     target = (2 * np.sin(x) * np.sin(2 * y) + np.cos(2 * x))[None, None]
-    dt = c["t_end"] / c["n_steps"]
-    prob = ForcingControlProblem(s, u0, target, c["n_steps"], dt, n_modes=c["n_modes"], beta=c["beta"],
-                                 split_every=c["split_every"])
-    tgt = prob.target
-
-    def err(ci):
-        return rel_l2(prob.final_state(ci), tgt)
-
-    free = prob.final_state(_const(np.zeros(prob.forcing.size), s.dtype)).asnumpy()
-    res = prob.solve(max_iter=max_iter or (60 if quick else 200), error_fn=err, verbose=verbose,
-                     label="[control-ns] ", method=method)
-    final = prob.final_state(res.x).asnumpy()
-    forcing = prob.forcing.field(res.x).asnumpy()
-    metrics = {"ns_control_target_rel_l2": rel_l2(final, target),
-               "ns_control_uncontrolled_rel_l2": rel_l2(free, target),
-               "ns_control_wall_s": time.perf_counter() - t0, "ns_control_nit": res.nit}
-    return CaseResult("control-ns", s.grid.coordinate(0), target[0, 0], free[0, 0], final[0, 0], metrics, res,
-                      extra={"forcing": forcing[0, 0], "u0": u0[0, 0], "problem": prob})
+    return _control_case("control-ns", "ns_control", s, s.grid.coordinate(0), u0, target, c,
+                         max_iter or (60 if quick else 200), verbose, method, t0)

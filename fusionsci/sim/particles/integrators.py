@@ -113,6 +113,20 @@ def nve_steps(energy_fn: Callable, shift_fn: Callable, dt: float, dtype) -> Call
     return run
 
 
+def _baoab_step(force, shift_fn, h2, c1):
+    """One BAOAB step ``(R, V, F, inv_mass, noise, *args) -> (R, V, F)`` (``noise`` the O-step's
+    random kick), shared by the forward loop and the discrete adjoint's forward sweep."""
+    def step(R, V, F, inv_mass, noise, *args):
+        V = V + h2 * F * inv_mass
+        R = shift_fn(R, h2 * V)
+        V = c1 * V + noise
+        R = shift_fn(R, h2 * V)
+        F = force(R, *args)
+        V = V + h2 * F * inv_mass
+        return R, V, F
+    return step
+
+
 def baoab_steps(energy_fn: Callable, shift_fn: Callable, dt: float, gamma: float, dtype) -> Callable:
     """Pure BAOAB loop ``run(R, V, F, inv_mass, kick, xi, n, *args) -> (R, V, F)``:
     ``kick = sqrt((1 - c1^2) kT/m)`` ``(N, 1)``, ``xi`` ``(n, N, d)`` standard normals.
@@ -122,16 +136,12 @@ def baoab_steps(energy_fn: Callable, shift_fn: Callable, dt: float, gamma: float
     dtype = runtime.resolve_dtype(dtype)
     h2 = _const(0.5 * dt, dtype)
     c1 = _const(np.exp(-gamma * dt), dtype)
+    step = _baoab_step(force, shift_fn, h2, c1)
 
     def run(R, V, F, inv_mass, kick, xi, n, *args):
         i = ms.Tensor(0, ms.int32)
         while i < n:
-            V = V + h2 * F * inv_mass
-            R = shift_fn(R, h2 * V)
-            V = c1 * V + kick * ops.gather(xi, i, 0)
-            R = shift_fn(R, h2 * V)
-            F = force(R, *args)
-            V = V + h2 * F * inv_mass
+            R, V, F = step(R, V, F, inv_mass, kick * ops.gather(xi, i, 0), *args)
             i = i + 1
         return R, V, F
 
@@ -188,6 +198,7 @@ def baoab_value_and_grad(energy_fn: Callable, shift_fn: Callable, dt: float, gam
     dtype = runtime.resolve_dtype(dtype)
     h2 = _const(0.5 * dt, dtype)
     c1 = _const(np.exp(-gamma * dt), dtype)
+    step = _baoab_step(force, shift_fn, h2, c1)
 
     def _f_dot(R, w, params):
         return (force(R, *params) * w).sum()
@@ -205,12 +216,7 @@ def baoab_value_and_grad(energy_fn: Callable, shift_fn: Callable, dt: float, gam
         traj = ops.zeros_like(xi)
         i = ms.Tensor(0, ms.int32)
         while i < n:
-            V = V + h2 * F * inv_mass
-            R = shift_fn(R, h2 * V)
-            V = c1 * V + kick * ops.gather(xi, i, 0)
-            R = shift_fn(R, h2 * V)
-            F = force(R, *args)
-            V = V + h2 * F * inv_mass
+            R, V, F = step(R, V, F, inv_mass, kick * ops.gather(xi, i, 0), *args)
             traj = ops.tensor_scatter_update(traj, i.reshape((1, 1)), R[None])
             i = i + 1
         loss, (r, v, dargs) = loss_vg(R, V, args)
