@@ -26,7 +26,6 @@ from pathlib import Path
 from . import __version__
 from .cli_train import add_train_parser
 from .cli_generate import add_generate_parser
-from .errors import DivergenceError
 
 PROG = "fusionsci"
 
@@ -78,9 +77,12 @@ def _seed(text: str) -> int:
         v = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"invalid integer value: {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}")
+    if not 0 <= v <= _MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, 2**32 - 1], got {text!r}")
     return v
+
+
+_MAX_SEED = 2**32 - 1        # MindSpore's set_seed range
 
 
 def _bool(text: str) -> bool:
@@ -680,9 +682,13 @@ def main(argv=None) -> int:
     from .runtime import DeviceUnavailableError
     try:
         return int(args.func(args) or 0)
-    except (ValueError, TypeError, KeyError, DivergenceError, DeviceUnavailableError, OSError) as exc:
+    except (ValueError, TypeError, KeyError, ArithmeticError, DeviceUnavailableError, OSError) as exc:
+        # ArithmeticError: DivergenceError, and overflows of absurd but well-formed numbers (t_end=1e308)
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"{PROG} {args.command}: error: {msg}", file=sys.stderr)
+        return 1
+    except MemoryError as exc:
+        print(f"{PROG} {args.command}: error: out of memory ({exc or 'the problem is too large'})", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"{PROG} {args.command}: interrupted", file=sys.stderr)

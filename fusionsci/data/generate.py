@@ -59,6 +59,13 @@ __all__ = ["DATASETS", "GENERATOR_VERSION", "dataset_names", "make_dataset", "ge
 GENERATOR_VERSION = "fusionsci.data/1"
 
 
+def _integral(v) -> bool:
+    """``v`` is an int (or an integer-valued float), not a bool."""
+    if isinstance(v, (bool, np.bool_)):
+        return False
+    return isinstance(v, (int, np.integer)) or (isinstance(v, (float, np.floating)) and float(v).is_integer())
+
+
 class _Dataset:
     """A data set at one resolution with resolved parameters; ``batch(seed, start, count)`` makes
     samples ``start .. start+count-1`` as float64 arrays ``{dataset name: (count, *shape)}``."""
@@ -81,18 +88,23 @@ class _Dataset:
             d = self.defaults[k]
             if isinstance(d, str):
                 p[k] = str(v)
-            elif isinstance(d, int) and not isinstance(d, bool):
-                if float(v) != int(float(v)):
+                continue
+            try:
+                x = float(v)
+            except (TypeError, ValueError):
+                raise ValueError(f"data set {self.name!r}: {k}={v!r} must be a number") from None
+            if isinstance(v, bool) or not math.isfinite(x):
+                raise ValueError(f"data set {self.name!r}: {k}={v!r} must be a finite number")
+            if isinstance(d, int) and not isinstance(d, bool):
+                if not x.is_integer():
                     raise ValueError(f"data set {self.name!r}: {k}={v!r} must be an integer")
-                p[k] = int(float(v))
+                p[k] = int(x)
             else:
-                p[k] = float(v)
-                if not math.isfinite(p[k]):
-                    raise ValueError(f"data set {self.name!r}: {k}={v!r} must be finite")
+                p[k] = x
         if p.get("compute_dtype", "float64") not in ("float32", "float64"):
             raise ValueError(f"compute_dtype={p['compute_dtype']!r}: use float32 or float64")
         s = self.default_resolution if resolution is None else resolution
-        if isinstance(s, bool) or int(s) != s or int(s) < 4:
+        if not _integral(s) or s < 4:
             raise ValueError(f"resolution={resolution!r} must be an integer >= 4")
         self.resolution = int(s)
         self.params = p
@@ -309,11 +321,14 @@ def generate(name: str, n_samples: int, out, *, resolution: int | None = None, s
     from .writer import DatasetWriter
     from .. import __version__
     ds = make_dataset(name, resolution, **params)
+    for arg, v in (("n_samples", n_samples), ("seed", seed)):
+        if not _integral(v):
+            raise ValueError(f"{arg}={v!r} must be an integer")
     n_samples = int(n_samples)
     if n_samples < 1:
         raise ValueError(f"n_samples={n_samples} must be >= 1")
-    if int(seed) < 0:
-        raise ValueError(f"seed={seed} must be a non-negative integer")
+    if not 0 <= int(seed) < 2**63:
+        raise ValueError(f"seed={seed} must be an integer in [0, 2**63)")
     batch = ds.default_batch if batch is None else int(batch)
     if batch < 1:
         raise ValueError(f"batch={batch} must be >= 1")

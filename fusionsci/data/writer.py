@@ -54,13 +54,41 @@ def _flat(d: Mapping, prefix: str = "") -> dict:
     return out
 
 
+def _config_text(raw, where: str) -> str:
+    """The stored ``generator_config`` attribute as text (ValueError naming ``where`` otherwise)."""
+    if isinstance(raw, bytes):
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValueError(f"{where}: attribute 'generator_config' is not UTF-8 text; the file is damaged") from None
+    if not isinstance(raw, str):
+        raise ValueError(f"{where}: attribute 'generator_config' must be a JSON string, got {type(raw).__name__}")
+    return raw
+
+
+def _config_dict(text: str, where: str) -> dict:
+    try:
+        cfg = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"{where}: attribute 'generator_config' is not valid JSON ({exc}); the file is damaged") \
+            from None
+    if not isinstance(cfg, dict):
+        raise ValueError(f"{where}: attribute 'generator_config' must be a JSON object, got {type(cfg).__name__}")
+    return cfg
+
+
 def read_config(path) -> dict:
-    """The ``generator_config`` of a generated file (``ValueError`` if it has none)."""
-    with h5py.File(path, "r") as f:
-        raw = f.attrs.get("generator_config")
-        if raw is None:
-            raise ValueError(f"{os.fspath(path)!r} was not written by fusionsci generate (no 'generator_config')")
-        return json.loads(raw if isinstance(raw, str) else raw.decode())
+    """The ``generator_config`` of a generated file (``ValueError`` if it has none or it is damaged,
+    ``OSError`` if HDF5 cannot open the file)."""
+    where = repr(os.fspath(path))
+    try:
+        with h5py.File(path, "r") as f:
+            raw = f.attrs.get("generator_config")
+    except (RuntimeError, KeyError) as exc:
+        raise OSError(f"{where}: corrupt HDF5 metadata ({exc})") from exc
+    if raw is None:
+        raise ValueError(f"{where} was not written by fusionsci generate (no 'generator_config')")
+    return _config_dict(_config_text(raw, where), where)
 
 
 def _attr(value):
@@ -99,7 +127,14 @@ class DatasetWriter:
         if compression not in (None, "lzf", "gzip"):
             raise ValueError(f"compression={compression!r}: use None, 'lzf' or 'gzip'")
         self.layout = {k: tuple(int(s) for s in v) for k, v in layout.items()}
+        if not self.layout or any(min(v, default=1) < 1 for v in self.layout.values()):
+            raise ValueError(f"layout={dict(layout)!r} must map dataset names to per-sample shapes of positive sizes")
+        unknown = [ax for ax in coords if ax not in _COORD]
+        if unknown:
+            raise ValueError(f"coords has unknown axis name(s) {unknown}; use 'x', 'y', 'z'")
         self.dtype = np.dtype(dtype)
+        if self.dtype.kind != "f":
+            raise ValueError(f"dtype={dtype!r} must be a floating dtype (float32 or float64)")
         exists = os.path.exists(self.path)
         if exists and os.path.isdir(self.path):
             raise IsADirectoryError(f"cannot write {self.path!r}: it is a directory")
@@ -113,10 +148,10 @@ class DatasetWriter:
         try:
             for name, shape in self.layout.items():
                 self.f.create_dataset(name, shape=(0,) + shape, maxshape=(None,) + shape, chunks=(1,) + shape,
-                                      dtype=self.dtype, compression=compression)
+                                      dtype=self.dtype, compression=compression, fletcher32=True)
             for ax, c in coords.items():
-                self.f.create_dataset(_COORD[ax], data=np.asarray(c, dtype=self.dtype))
-            self.f.create_dataset("t-coordinate", data=np.asarray(t, dtype=self.dtype))
+                self.f.create_dataset(_COORD[ax], data=np.asarray(c, dtype=self.dtype), fletcher32=True)
+            self.f.create_dataset("t-coordinate", data=np.asarray(t, dtype=self.dtype), fletcher32=True)
             for k, v in (attrs or {}).items():
                 self.f.attrs[k] = _attr(v)
             self.f.attrs["fusionsci_version"] = str(__version__)
@@ -137,43 +172,66 @@ class DatasetWriter:
             raise OSError(f"{self.path!r} exists but HDF5 cannot open it ({exc}); it may have been cut off in the "
                           f"middle of a write: delete it (or pass overwrite) and generate again") from exc
         try:
-            raw = self.f.attrs.get("generator_config")
-            if raw is None:
-                raise ValueError(f"{self.path!r} exists and was not written by fusionsci generate; refusing to "
-                                 f"overwrite it: delete it, choose another output, or pass overwrite")
-            stored = raw if isinstance(raw, str) else raw.decode()
-            if stored != self.config:
-                old, new = _flat(json.loads(stored)), _flat(json.loads(self.config))
-                diff = [f"{k}: file has {old.get(k)!r}, asked {new.get(k)!r}"
-                        for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
-                raise ValueError(f"{self.path!r} holds a different data set, cannot resume ({'; '.join(diff)}); "
-                                 f"use the same arguments, another output file, or overwrite")
-            n = int(self.f.attrs["n_written"])
-            for name, shape in self.layout.items():
-                ds = self.f.get(name)
-                if ds is None or tuple(ds.shape[1:]) != shape or ds.shape[0] < n:
-                    raise ValueError(f"{self.path!r}: dataset {name!r} is missing or has the wrong shape "
-                                     f"({None if ds is None else ds.shape}); the file is damaged: delete it")
-                if ds.shape[0] != n:              # rows of a block whose write was cut off
-                    ds.resize(n, axis=0)
-            self.n_written = n
-            if self.n_samples > int(self.f.attrs["n_samples"]):
-                self.f.attrs["n_samples"] = self.n_samples
-                self.f.attrs["complete"] = False
-            self.f.flush()
+            self._resume_open()
+        except (RuntimeError, KeyError) as exc:     # h5py on damaged metadata
+            self.f.close()
+            raise OSError(f"{self.path!r}: corrupt HDF5 metadata ({exc}); delete the file (or pass overwrite) "
+                          f"and generate again") from exc
         except BaseException:
             self.f.close()
             raise
+
+    def _resume_open(self):
+        where = repr(self.path)
+        raw = self.f.attrs.get("generator_config")
+        if raw is None:
+            raise ValueError(f"{self.path!r} exists and was not written by fusionsci generate; refusing to "
+                             f"overwrite it: delete it, choose another output, or pass overwrite")
+        stored = _config_text(raw, where)
+        if stored != self.config:
+            old, new = _flat(_config_dict(stored, where)), _flat(json.loads(self.config))
+            diff = [f"{k}: file has {old.get(k)!r}, asked {new.get(k)!r}"
+                    for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+            raise ValueError(f"{self.path!r} holds a different data set, cannot resume ({'; '.join(diff)}); "
+                             f"use the same arguments, another output file, or overwrite")
+        n = self.f.attrs.get("n_written")
+        if isinstance(n, np.ndarray) and n.size == 1:
+            n = n.item()
+        if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 0:
+            raise ValueError(f"{self.path!r}: attribute 'n_written' = {n!r} is missing or not a non-negative "
+                             f"integer; the file is damaged: delete it")
+        n = int(n)
+        for name, shape in self.layout.items():
+            ds = self.f.get(name)
+            if not isinstance(ds, h5py.Dataset) or tuple(ds.shape[1:]) != shape or ds.shape[0] < n:
+                raise ValueError(f"{self.path!r}: dataset {name!r} is missing or has the wrong shape "
+                                 f"({getattr(ds, 'shape', ds)}); the file is damaged: delete it")
+            if ds.shape[0] != n:              # rows of a block whose write was cut off
+                ds.resize(n, axis=0)
+        self.n_written = n
+        stored_n = self.f.attrs.get("n_samples")
+        if not isinstance(stored_n, (int, np.integer)) or self.n_samples > int(stored_n):
+            self.f.attrs["n_samples"] = self.n_samples
+            self.f.attrs["complete"] = False
+        self.f.flush()
 
     def append(self, arrays: Mapping[str, np.ndarray]) -> int:
         """Write the next block of samples (``{name: (b, *shape)}``, the same ``b`` for all) after
         the ones already written; returns the new ``n_written``."""
         b = None
+        missing = [name for name in self.layout if name not in arrays]
+        if missing:
+            raise ValueError(f"append: block misses dataset(s) {missing} (layout: {list(self.layout)})")
         for name, shape in self.layout.items():
             a = np.asarray(arrays[name])
-            if tuple(a.shape[1:]) != shape or (b is not None and a.shape[0] != b):
+            if a.ndim != len(shape) + 1 or tuple(a.shape[1:]) != shape or (b is not None and a.shape[0] != b):
                 raise ValueError(f"block {name!r} has shape {a.shape}; expected (b, {', '.join(map(str, shape))}) "
                                  f"with one b for all datasets")
+            if a.dtype.kind not in "iuf":
+                raise TypeError(f"block {name!r} has dtype {a.dtype}; real numbers are required")
+            if not np.all(np.isfinite(a)) or not np.all(np.isfinite(a.astype(self.dtype))):
+                raise ValueError(f"block {name!r} holds non-finite values (or values that overflow {self.dtype}); "
+                                 "a generated sample must be finite")
             b = a.shape[0]
         n = self.n_written
         for name in self.layout:

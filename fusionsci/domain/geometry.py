@@ -78,6 +78,12 @@ class Geometry(abc.ABC):
         self._lo, self._hi = check_box(lo, hi, dim)
         self._lo.setflags(write=False)
         self._hi.setflags(write=False)
+        with np.errstate(over="ignore", under="ignore"):
+            box = float(np.prod(self._hi - self._lo))
+            diagonal = float(np.linalg.norm(self._hi - self._lo))
+        if not (math.isfinite(diagonal) and math.isfinite(box) and box > 0):
+            raise ValueError(f"bounding box lo={self._lo.tolist()}, hi={self._hi.tolist()}: its diagonal and "
+                             f"volume ({box!r}) must be positive finite float64 numbers")
         magnitude = float(np.max(np.abs(np.concatenate([self._lo, self._hi]))))
         self.tol = max(RTOL * float(np.linalg.norm(self._hi - self._lo)), _ATOL_ULPS * _EPS * magnitude)
 
@@ -132,7 +138,13 @@ class Geometry(abc.ABC):
         method = check_method(method)
         seed = check_seed(seed)
         lo, hi = self._lo, self._hi
-        frac = max(self.volume / float(np.prod(hi - lo)), 1e-9)
+        volume, box = self.volume, float(np.prod(hi - lo))
+        if not volume > 0:
+            raise ValueError(f"{self!r}: the domain has volume {volume!r}; it looks empty (nothing to sample)")
+        frac = volume / box
+        if n / frac > 2**27:
+            raise ValueError(f"{self!r} fills only {frac:.3g} of its bounding box: rejection sampling of n={n} "
+                             f"points would need about {n / frac:.3g} box points (limit 2**27)")
         if method == "uniform":
             pts = sample(max(1, int(round(n / frac))), lo, hi, "uniform")
             return pts[self.inside(pts)]
@@ -438,6 +450,9 @@ class Polygon(Geometry):
         if np.any(hi <= lo):
             raise ValueError("vertices: degenerate polygon (all vertices on one line)")
         scale = float(np.linalg.norm(hi - lo))
+        if not math.isfinite(scale * scale):
+            raise ValueError(f"vertices: coordinates up to {float(np.max(np.abs(v)))!r} are too large "
+                             "(the polygon's size squared overflows float64)")
         edges = np.roll(v, -1, axis=0) - v
         lengths = np.linalg.norm(edges, axis=1)
         if np.any(lengths <= 1e-12 * scale):
@@ -492,7 +507,8 @@ class Polygon(Geometry):
         for sl in self._chunks(len(x)):
             px, py = x[sl, 0:1], x[sl, 1:2]
             straddle = (y0 > py) != (y1 > py)
-            x_cross = x0 + (py - y0) * (x1 - x0) / dy
+            with np.errstate(over="ignore"):     # nearly horizontal edges: inf where not straddled
+                x_cross = x0 + (py - y0) * (x1 - x0) / dy
             odd[sl] = np.count_nonzero(straddle & (px < x_cross), axis=1) % 2 == 1
         return odd
 

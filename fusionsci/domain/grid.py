@@ -30,7 +30,12 @@ class Grid:
     """
 
     def __init__(self, n: int | Sequence[int], bounds=None, kind: str = "periodic"):
-        shape = (n,) if isinstance(n, (int, np.integer)) else tuple(n)
+        if isinstance(n, (int, np.integer)):
+            shape = (n,)
+        elif isinstance(n, (list, tuple, np.ndarray)):
+            shape = tuple(n)
+        else:
+            raise TypeError(f"n={n!r} must be an int or a sequence of 1-3 ints (points per axis)")
         if not 1 <= len(shape) <= 3:
             raise ValueError(f"n={n!r}: a grid has 1, 2 or 3 axes")
         for s in shape:
@@ -38,18 +43,27 @@ class Grid:
                 raise ValueError(f"n={n!r}: every axis needs an integer number of points >= 2")
         if kind not in KINDS:
             raise ValueError(f"kind={kind!r} is not one of {KINDS}")
+        given = bounds
         if bounds is None:
             bounds = ((0.0, 2 * math.pi),) * len(shape)
+        elif not isinstance(bounds, (list, tuple, np.ndarray)):
+            raise TypeError(f"bounds={given!r} must be a (lo, hi) pair or one pair per axis")
         elif len(bounds) == 2 and np.isscalar(bounds[0]):
             bounds = (tuple(bounds),) * len(shape) if len(shape) == 1 else None
             if bounds is None:
                 raise ValueError("bounds: give one (lo, hi) pair per axis for a multi-dimensional grid")
-        bounds = tuple((float(lo), float(hi)) for lo, hi in bounds)
+        try:
+            bounds = tuple((float(lo), float(hi)) for lo, hi in bounds)
+        except (TypeError, ValueError):
+            raise ValueError(f"bounds={given!r}: need one (lo, hi) pair of numbers per axis") from None
         if len(bounds) != len(shape):
             raise ValueError(f"bounds has {len(bounds)} pairs but the grid has {len(shape)} axes")
-        for lo, hi in bounds:
+        for lo, hi, s in zip(*zip(*bounds), shape):
             if not (np.isfinite(lo) and np.isfinite(hi) and hi > lo):
                 raise ValueError(f"bounds=({lo}, {hi}): need finite lo < hi")
+            if not (math.isfinite(hi - lo) and math.isfinite(2 * math.pi * s / (hi - lo))):
+                raise ValueError(f"bounds=({lo}, {hi}): the length {hi - lo!r} for {s} points is out of "
+                                 "float64 range (its spacing or wavenumbers overflow)")
         self.shape = tuple(int(s) for s in shape)
         self.bounds = bounds
         self.kind = kind

@@ -79,6 +79,12 @@ def check_box(lo, hi, dim: int | None = None, names=("lo", "hi")):
         raise ValueError(f"{lo_name}={lo!r} has {lo_a.size} coordinates; this needs {dim}")
     if not (np.all(np.isfinite(lo_a)) and np.all(np.isfinite(hi_a))):
         raise ValueError(f"{lo_name}={lo!r}, {hi_name}={hi!r}: coordinates must be finite")
+    with np.errstate(over="ignore"):
+        size = hi_a - lo_a
+    if not np.all(np.isfinite(size)):
+        i = int(np.argmin(np.isfinite(size)))
+        raise ValueError(f"{hi_name}[{i}] - {lo_name}[{i}] overflows float64 ({lo_a[i]!r} to {hi_a[i]!r}): "
+                         "the box must have a finite size")
     if np.any(lo_a >= hi_a):
         i = int(np.argmax(lo_a >= hi_a))
         raise ValueError(f"{lo_name}[{i}]={lo_a[i]!r} >= {hi_name}[{i}]={hi_a[i]!r}: "

@@ -120,8 +120,7 @@ class Equation:
         values = dict(self.parameters)
         values.update(params)
         for k, v in values.items():
-            if isinstance(v, (int, float, np.floating, np.integer)) and not math.isfinite(float(v)):
-                raise ValueError(f"{type(self).__name__}: parameter {k}={v} must be finite")
+            values[k] = _parameter_value(type(self).__name__, k, v)
         self.params = values
         self.check_params(values)
 
@@ -208,6 +207,25 @@ class Equation:
 
 
 # -- helpers shared by the equation modules -----------------------------------------------------------
+def _parameter_value(owner: str, name: str, v):
+    """A parameter value checked: a finite real number (NumPy scalars become Python ``int``/``float``,
+    so that the ``check_params`` tests see them), or a MindSpore tensor / real NumPy array (kept as
+    given, for gradients and fields). TypeError for anything else (strings, None, bools, complex),
+    ValueError for non-finite numbers."""
+    if hasattr(v, "asnumpy"):                      # a MindSpore Tensor or Parameter
+        return v
+    if isinstance(v, np.ndarray) and v.dtype.kind in "iuf":
+        if not np.all(np.isfinite(v)):
+            raise ValueError(f"{owner}: parameter {name} holds non-finite values")
+        return v
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{owner}: parameter {name}={v!r} must be a real number (or a MindSpore tensor), "
+                        f"not {type(v).__name__}")
+    if not math.isfinite(float(v)):
+        raise ValueError(f"{owner}: parameter {name}={v} must be finite")
+    return int(v) if isinstance(v, (int, np.integer)) else float(v)
+
+
 def _number(v) -> float:
     """A parameter value as a Python float (tensors included)."""
     return float(v.asnumpy()) if hasattr(v, "asnumpy") else float(v)

@@ -9,7 +9,12 @@ Layout written by :func:`write_solution` (PDEBench "single-array" convention)::
     root attributes: every parameter (PDEBench style, e.g. ``nu``), every user attribute
                      (e.g. ``equation``), and the bookkeeping attributes
                      ``fusionsci_version``, ``schema`` = 'fusionsci.solution/1',
-                     ``fields`` (field names, in order) and ``param_names``.
+                     ``fields`` (field names, in order) and ``param_names``
+                     (and ``allow_nonfinite`` = True when NaN/inf were stored on purpose).
+
+Every dataset is chunked (fields: one sample per chunk) and carries a Fletcher-32 checksum per
+chunk, which HDF5 verifies on every read: a damaged byte raises :class:`DataFileError`
+instead of coming back as a wrong number.
 
 ``N`` is the number of samples (a single run has ``N = 1``), ``Nt`` the number of stored
 times and ``space`` = ``(Nx,)``, ``(Nx, Ny)`` or ``(Nx, Ny, Nz)``.  The axis order is
@@ -31,7 +36,7 @@ from typing import Any, Dict, Mapping, Optional, Union
 import h5py
 import numpy as np
 
-__all__ = ["Solution", "write_solution", "read_solution", "SCHEMA"]
+__all__ = ["Solution", "write_solution", "read_solution", "SCHEMA", "DataFileError"]
 
 SCHEMA = "fusionsci.solution/1"
 _SCHEMA_PREFIX = "fusionsci.solution/"
@@ -39,9 +44,16 @@ _SPACE_AXES = ("x", "y", "z")
 _COORD_DATASET = {ax: f"{ax}-coordinate" for ax in _SPACE_AXES}
 _T_DATASET = "t-coordinate"
 _SINGLE_DATASET = "tensor"
-_RESERVED_ATTRS = ("fusionsci_version", "schema", "fields", "param_names")
+_RESERVED_ATTRS = ("fusionsci_version", "schema", "fields", "param_names", "allow_nonfinite")
 _COMPRESSIONS = (None, "gzip", "lzf")
 _MAX_CHUNK_BYTES = 2 ** 31  # HDF5 limits one chunk to 4 GiB; stay well below
+#: errors h5py raises for damaged files besides OSError (corrupt attribute or object headers)
+_H5_ERRORS = (OSError, RuntimeError, KeyError)
+
+
+class DataFileError(OSError, ValueError):
+    """A data file that is not HDF5, is corrupt or truncated (a checksum or HDF5 structure does not
+    verify), or does not match the expected layout. Both an ``OSError`` and a ``ValueError``."""
 
 
 @dataclass
@@ -187,6 +199,8 @@ def _prepare(fields, coords, t, params, attrs, allow_nonfinite):
         if c.shape[0] != shape[2 + k]:
             raise ValueError(f"coordinate {ax!r} has {c.shape[0]} points but the fields have "
                              f"{shape[2 + k]} along axis {2 + k} (shape {shape})")
+        if c.shape[0] == 0:
+            raise ValueError(f"coordinate {ax!r} is empty: every spatial axis needs at least one point")
         if not np.all(np.isfinite(c)):
             raise ValueError(f"coordinate {ax!r} contains non-finite values")
         coord_arrays[ax] = c
@@ -237,21 +251,21 @@ def _fsync_dir(path):
             os.close(fd)
 
 
-def _write_contents(f, arrays, coord_arrays, t, p_vals, a_vals, compression, chunk_by_sample):
+def _write_contents(f, arrays, coord_arrays, t, p_vals, a_vals, compression, chunk_by_sample,
+                    allow_nonfinite=False):
     from .. import __version__
 
     names = list(arrays)
     for name, a in arrays.items():
         dset_name = _SINGLE_DATASET if len(names) == 1 else name
-        chunks = None
-        if chunk_by_sample or compression is not None:
-            chunks = (1,) + a.shape[1:]
-            if a.dtype.itemsize * int(np.prod(chunks)) > _MAX_CHUNK_BYTES:
-                chunks = True  # one sample is too large for a chunk: let h5py choose
-        f.create_dataset(dset_name, data=a, chunks=chunks, compression=compression)
+        # chunked by sample (Fletcher-32 checksums need chunks; one sample per chunk reads well)
+        chunks = (1,) + a.shape[1:]
+        if a.dtype.itemsize * int(np.prod(chunks)) > _MAX_CHUNK_BYTES:
+            chunks = True  # one sample is too large for a chunk: let h5py choose
+        f.create_dataset(dset_name, data=a, chunks=chunks, compression=compression, fletcher32=True)
     for ax, c in coord_arrays.items():
-        f.create_dataset(_COORD_DATASET[ax], data=c)
-    f.create_dataset(_T_DATASET, data=t)
+        f.create_dataset(_COORD_DATASET[ax], data=c, fletcher32=True)
+    f.create_dataset(_T_DATASET, data=t, fletcher32=True)
 
     for k, v in p_vals.items():
         f.attrs[k] = v
@@ -261,6 +275,8 @@ def _write_contents(f, arrays, coord_arrays, t, p_vals, a_vals, compression, chu
     f.attrs["schema"] = SCHEMA
     f.attrs["fields"] = np.array(names, dtype=h5py.string_dtype())
     f.attrs["param_names"] = np.array(list(p_vals), dtype=h5py.string_dtype())
+    if allow_nonfinite:
+        f.attrs["allow_nonfinite"] = np.bool_(True)
 
 
 def _atomic_write(path, fill) -> str:
@@ -315,8 +331,11 @@ def write_solution(path: Union[str, os.PathLike],
     attrs : further root attributes, e.g. ``{'equation': 'burgers'}``.
     compression : ``None`` (default), ``'gzip'`` or ``'lzf'``; compressed fields are
         chunked by sample.
-    chunk_by_sample : chunk the fields as ``(1, Nt, *space)`` even without compression.
-    allow_nonfinite : store NaN/inf in fields instead of raising ``ValueError``.
+    chunk_by_sample : kept for compatibility: the fields are always chunked as ``(1, Nt, *space)``
+        (one sample per chunk), as every dataset carries a Fletcher-32 checksum that HDF5 verifies
+        on read (a damaged file raises :class:`DataFileError`).
+    allow_nonfinite : store NaN/inf in fields instead of raising ``ValueError``; the file is then
+        marked (root attribute ``allow_nonfinite``) so that the readers accept them.
 
     The file is written atomically: everything is validated first, then written to a
     temporary file in the target's directory, flushed and fsync'ed, and moved onto ``path``
@@ -329,7 +348,8 @@ def write_solution(path: Union[str, os.PathLike],
                                                         allow_nonfinite)
 
     def fill(f):
-        _write_contents(f, arrays, coord_arrays, tt, p_vals, a_vals, compression, chunk_by_sample)
+        _write_contents(f, arrays, coord_arrays, tt, p_vals, a_vals, compression, chunk_by_sample,
+                        allow_nonfinite)
 
     return _atomic_write(path, fill)
 
@@ -361,7 +381,7 @@ def _names_attr(f, key, where):
     return val
 
 
-def read_solution(path: Union[str, os.PathLike]) -> Solution:
+def read_solution(path: Union[str, os.PathLike], *, allow_nonfinite: bool = False) -> Solution:
     """Read a fusionsci solution file or a PDEBench single-array HDF5 file.
 
     fusionsci files (attribute ``schema`` = 'fusionsci.solution/1') come back with the
@@ -376,9 +396,15 @@ def read_solution(path: Union[str, os.PathLike]) -> Solution:
     values -- the times of the stored snapshots, which start at ``t[0]`` -- and the full
     array is kept in ``Solution.t_raw``.  Any other length is an error.
 
+    Validation: fields must be numeric and finite (NaN/inf are accepted only from a file written
+    with ``allow_nonfinite=True``, or with ``allow_nonfinite=True`` here), coordinates and times
+    real and finite, and for fusionsci files the times strictly increasing; the Fletcher-32
+    checksums that fusionsci writes are verified by HDF5 as the data are read.
+
     Raises ``FileNotFoundError`` for a missing file, ``OSError`` for a file HDF5 cannot
-    open, and ``ValueError`` (naming the file) for a missing dataset, an unknown schema
-    version, or shapes that do not agree.
+    open, and :class:`DataFileError` (an ``OSError`` and a ``ValueError``, naming the file) for a
+    damaged file (checksum mismatch, corrupt metadata), a missing dataset, an unknown schema
+    version, a wrong dtype, non-finite data, or shapes that do not agree.
     """
     p = os.fspath(path)
     if not os.path.exists(p):
@@ -388,14 +414,19 @@ def read_solution(path: Union[str, os.PathLike]) -> Solution:
     try:
         f = h5py.File(p, "r")
     except OSError as exc:
-        raise OSError(f"{p!r}: not a readable HDF5 file ({exc})") from exc
+        raise DataFileError(f"{p!r}: not a readable HDF5 file ({exc})") from exc
     with f:
-        return _read_open(f, p)
+        try:
+            return _read_open(f, p, allow_nonfinite)
+        except DataFileError:
+            raise
+        except _H5_ERRORS as exc:   # h5py on damaged metadata or data (checksum mismatch)
+            raise DataFileError(f"{p!r}: corrupt or truncated HDF5 file ({type(exc).__name__}: {exc})") from exc
 
 
-def _read_open(f, p):
+def _read_open(f, p, allow_nonfinite=False):
     def fail(msg):
-        raise ValueError(f"{p!r}: {msg}")
+        raise DataFileError(f"{p!r}: {msg}")
 
     def dataset(name, why):
         obj = f.get(name)
@@ -403,7 +434,17 @@ def _read_open(f, p):
             fail(f"missing dataset {name!r} ({why})")
         if not isinstance(obj, h5py.Dataset):
             fail(f"{name!r} is a group, expected a dataset ({why})")
-        return obj[()]
+        return np.asarray(obj[()])
+
+    def real_1d(name, why, finite=True):
+        a = dataset(name, why)
+        if a.ndim != 1:
+            fail(f"dataset {name!r} must be 1D, has shape {a.shape}")
+        if a.dtype.kind not in "iuf":
+            fail(f"dataset {name!r} has dtype {a.dtype}; a real numeric dtype is required ({why})")
+        if finite and not np.all(np.isfinite(a)):
+            fail(f"dataset {name!r} holds non-finite values ({why})")
+        return a
 
     schema = _decode(f.attrs.get("schema"))
     is_ours = isinstance(schema, str) and schema.startswith(_SCHEMA_PREFIX)
@@ -414,6 +455,8 @@ def _read_open(f, p):
         names = _names_attr(f, "fields", p)
         if not names:
             fail("attribute 'fields' is missing or empty")
+        if len(set(names)) != len(names):
+            fail(f"attribute 'fields' repeats a name: {names}")
         if len(names) == 1:
             fields = {names[0]: dataset(_SINGLE_DATASET, f"the single field {names[0]!r}")}
         else:
@@ -431,9 +474,9 @@ def _read_open(f, p):
         non_coord = [k for k in datasets if not k.endswith("-coordinate")]
         if _SINGLE_DATASET in non_coord:
             fields = {_SINGLE_DATASET: dataset(_SINGLE_DATASET, "PDEBench single field")}
-            extras = {k: f[k][()] for k in non_coord if k != _SINGLE_DATASET}
+            extras = {k: np.asarray(f[k][()]) for k in non_coord if k != _SINGLE_DATASET}
         elif non_coord:
-            fields = {k: f[k][()] for k in non_coord}
+            fields = {k: np.asarray(f[k][()]) for k in non_coord}
         elif any(isinstance(v, h5py.Group) for v in top.values()):
             fail("no field datasets at the top level (a PDEBench per-sample group file? "
                  "only the single-array layout is supported)")
@@ -449,21 +492,19 @@ def _read_open(f, p):
     axes = _SPACE_AXES[:len(present)]
     if tuple(present) != axes:
         fail(f"coordinates {[_COORD_DATASET[a] for a in present]} are not x, (y, (z)) in order")
-    coords = {}
-    for ax in axes:
-        c = np.asarray(dataset(_COORD_DATASET[ax], "spatial coordinate"))
-        if c.ndim != 1:
-            fail(f"dataset {_COORD_DATASET[ax]!r} must be 1D, has shape {c.shape}")
-        coords[ax] = c
-    t_full = np.asarray(dataset(_T_DATASET, "time coordinate"))
-    if t_full.ndim != 1:
-        fail(f"dataset {_T_DATASET!r} must be 1D, has shape {t_full.shape}")
+    coords = {ax: real_1d(_COORD_DATASET[ax], "spatial coordinate") for ax in axes}
+    t_full = real_1d(_T_DATASET, "time coordinate")
+    if is_ours and t_full.size > 1 and not np.all(np.diff(t_full) > 0):
+        fail(f"dataset {_T_DATASET!r} is not strictly increasing (fusionsci writes increasing times)")
+    allow_nonfinite = allow_nonfinite or _decode(f.attrs.get("allow_nonfinite", False)) is True
 
     # shapes
     ndim = len(axes)
     space = tuple(coords[ax].shape[0] for ax in axes)
     shape = None
     for name, a in fields.items():
+        if a.dtype.kind not in "iufc":
+            fail(f"field {name!r} has dtype {a.dtype}; numeric data are required")
         if a.ndim != ndim + 2:
             fail(f"field {name!r} has shape {a.shape}; expected [N, Nt, {', '.join('N' + ax for ax in axes)}] "
                  f"({ndim + 2} axes) for the {ndim}-D coordinates")
@@ -474,6 +515,11 @@ def _read_open(f, p):
         if a.shape[2:] != space:
             fail(f"field {name!r} has spatial shape {a.shape[2:]} but the coordinates have "
                  f"{space} points")
+        if not allow_nonfinite:
+            bad = int(a.size - np.count_nonzero(np.isfinite(a)))
+            if bad:
+                fail(f"field {name!r} holds {bad} non-finite value(s) (NaN/inf); the file was not "
+                     "written with allow_nonfinite=True (pass allow_nonfinite=True to read it anyway)")
     nt = shape[1]
     t_raw = None
     if t_full.shape[0] == nt:

@@ -42,7 +42,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import h5py
 import numpy as np
 
-from .hdf5 import SCHEMA, _as_attr_value, _atomic_write, _decode
+from .hdf5 import _H5_ERRORS, _SCHEMA_PREFIX, SCHEMA, DataFileError, _as_attr_value, _atomic_write, _decode
 
 __all__ = ["DataFileError", "FileInfo", "PDEBenchFile", "inspect", "read", "write_single_array",
            "write_darcy", "write_grouped"]
@@ -56,10 +56,6 @@ _CFD_ORDER = ("density", "pressure", "Vx", "Vy", "Vz")  # PDEBench's compressibl
 _COMPRESSIONS = (None, "gzip", "lzf")
 _MAX_CHUNK_BYTES = 2 ** 31
 PathLike = Union[str, os.PathLike]
-
-
-class DataFileError(OSError, ValueError):
-    """A data file that is not HDF5, is corrupt or truncated, or does not match a PDEBench layout."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -152,8 +148,11 @@ def _inspect_open(f: h5py.File, p: str) -> FileInfo:
     try:
         attrs = {k: _decode(v) for k, v in f.attrs.items()}
         top = {k: f.get(k) for k in f.keys()}
-    except (OSError, RuntimeError, KeyError) as exc:
+    except _H5_ERRORS as exc:
         fail(f"corrupt HDF5 metadata ({exc})")
+    schema = attrs.get("schema")
+    if isinstance(schema, str) and schema.startswith(_SCHEMA_PREFIX) and schema != SCHEMA:
+        fail(f"unsupported schema {schema!r} (this fusionsci reads {SCHEMA!r})")
     datasets = {k: v for k, v in top.items() if isinstance(v, h5py.Dataset)}
     groups = {k: v for k, v in top.items() if isinstance(v, h5py.Group)}
     non_coord = [k for k in datasets if not k.endswith("-coordinate")]
@@ -166,13 +165,22 @@ def _inspect_open(f: h5py.File, p: str) -> FileInfo:
     fail("empty HDF5 file: no datasets and no sample groups (neither PDEBench layout)")
 
 
+def _check_real_1d(a, what, fail):
+    """``a`` must be a 1-D array of finite real numbers (a coordinate or the times)."""
+    if a.ndim != 1:
+        fail(f"{what!r} must be 1D, has shape {a.shape}")
+    if a.dtype.kind not in "iuf":
+        fail(f"{what!r} has dtype {a.dtype}; a real numeric dtype is required")
+    if not np.all(np.isfinite(a)):
+        fail(f"{what!r} holds non-finite values")
+
+
 def _check_t(t_full, nt, what, fail):
     if t_full is None:
         if nt != 1:
             fail(f"missing dataset {what!r} (time coordinate; required when Nt = {nt} > 1)")
         return None, None
-    if t_full.ndim != 1:
-        fail(f"{what!r} must be 1D, has shape {t_full.shape}")
+    _check_real_1d(t_full, what, fail)
     if t_full.shape[0] == nt:
         return t_full, None
     if t_full.shape[0] == nt + 1:
@@ -201,7 +209,9 @@ def _inspect_single(f, p, attrs, datasets, non_coord, fail):
         names_attr = [names_attr]
     dmap: Dict[str, str] = {}
     static_attr = attrs.get("static_fields", [])
-    static_attr = [static_attr] if isinstance(static_attr, str) else list(static_attr)
+    static_attr = [static_attr] if isinstance(static_attr, str) else static_attr
+    if not isinstance(static_attr, list) or not all(isinstance(k, str) for k in static_attr):
+        fail(f"attribute 'static_fields' = {attrs.get('static_fields')!r} must be a list of field names")
     static: List[str] = [k for k in static_attr if k in non_coord]
     if _SINGLE in non_coord:
         if _DARCY_COEF in non_coord and _DARCY_COEF not in static:
@@ -239,8 +249,7 @@ def _inspect_single(f, p, attrs, datasets, non_coord, fail):
     coords = {}
     for ax in axes:
         c = np.asarray(datasets[_COORD[ax]][()])
-        if c.ndim != 1:
-            fail(f"dataset {_COORD[ax]!r} must be 1D, has shape {c.shape}")
+        _check_real_1d(c, _COORD[ax], fail)
         coords[ax] = c
     space = tuple(int(coords[ax].shape[0]) for ax in axes)
     ndim = len(space)
@@ -327,8 +336,7 @@ def _inspect_grouped(f, p, attrs, groups, fail):
         if c is None:
             fail(f"missing dataset '{names[0]}/grid/{ax}' (spatial coordinate)")
         c = np.asarray(c[()])
-        if c.ndim != 1:
-            fail(f"'{names[0]}/grid/{ax}' must be 1D, has shape {c.shape}")
+        _check_real_1d(c, f"{names[0]}/grid/{ax}", fail)
         if c.shape[0] != space[k]:
             fail(f"coordinate length mismatch: '{names[0]}/grid/{ax}' has {c.shape[0]} points "
                  f"but 'data' {shape} has {space[k]} along {ax}")
@@ -373,16 +381,28 @@ class PDEBenchFile:
     ``info`` is the :class:`FileInfo`; ``stats`` counts HDF5 reads (``reads``: dataset
     accesses, ``samples``: samples touched, ``max_samples``: most samples in one access,
     ``bytes``: bytes returned) -- the streaming loader's tests use it.
+
+    Every block read is checked: NaN/inf raise :class:`DataFileError` naming the field and the
+    samples, unless ``allow_nonfinite=True`` (or the file says ``allow_nonfinite``). Fletcher-32
+    checksums stored in the file (fusionsci's writers store them) are verified by HDF5 on read.
     """
 
-    def __init__(self, path: PathLike, *, cache_bytes: int = 4 * 2 ** 20):
+    def __init__(self, path: PathLike, *, cache_bytes: int = 4 * 2 ** 20, allow_nonfinite: bool = False):
         self._f = None
         self._f, self.path = _open_h5(path, rdcc_nbytes=int(cache_bytes))
         try:
             self.info = _inspect_open(self._f, self.path)
+        except DataFileError:
+            self._f.close()
+            raise
+        except _H5_ERRORS as exc:     # h5py on damaged metadata, or a coordinate failing its checksum
+            self._f.close()
+            raise DataFileError(f"{self.path!r}: corrupt or truncated HDF5 file "
+                                f"({type(exc).__name__}: {exc})") from exc
         except BaseException:
             self._f.close()
             raise
+        self.allow_nonfinite = bool(allow_nonfinite) or self.info.attrs.get("allow_nonfinite") is True
         self.stats = {"reads": 0, "samples": 0, "max_samples": 0, "bytes": 0}
         self._dsets: Dict[Any, h5py.Dataset] = {}  # h5py name look-ups cost ~100 us each
 
@@ -567,20 +587,30 @@ class PDEBenchFile:
         try:
             d = self._dataset(info.datasets[name])
             arr = d[a:b][:, None] if name in info.static else d[a:b, t_sel]
-        except OSError as exc:
+        except _H5_ERRORS as exc:
             raise DataFileError(f"{self.path!r}: reading field {name!r}, samples {a}..{b - 1} "
-                                f"failed -- truncated or corrupt data ({exc})") from exc
+                                f"failed -- truncated or corrupt data, or a checksum mismatch ({exc})") from exc
+        self._check_finite(arr, f"field {name!r}, samples {a}..{b - 1}")
         self._count(b - a, arr)
         return arr
+
+    def _check_finite(self, arr, what):
+        if self.allow_nonfinite or arr.dtype.kind not in "fc":
+            return
+        bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
+        if bad:
+            raise DataFileError(f"{self.path!r}: {what} holds {bad} non-finite value(s) (NaN/inf); "
+                                "pass allow_nonfinite=True to read them anyway")
 
     def _read_group(self, i, t_sel):
         """Sample ``i`` of a grouped file: ``data[t_sel]`` as ``[T, *space, C]``."""
         name = self.info.groups[i]
         try:
             arr = self._dataset(name + "/data")[t_sel]
-        except (OSError, KeyError) as exc:
+        except _H5_ERRORS as exc:
             raise DataFileError(f"{self.path!r}: reading sample group {name!r} failed -- "
-                                f"truncated or corrupt data ({exc})") from exc
+                                f"truncated or corrupt data, or a checksum mismatch ({exc})") from exc
+        self._check_finite(arr, f"sample group {name!r}")
         self._count(1, arr)
         return arr
 
@@ -595,9 +625,10 @@ def inspect(path: PathLike) -> FileInfo:
         return f.info
 
 
-def read(path: PathLike, samples=None, fields=None, times=None, stride=None, dtype=None):
+def read(path: PathLike, samples=None, fields=None, times=None, stride=None, dtype=None,
+         allow_nonfinite: bool = False):
     """Read ``samples`` of a file as ``[n, C, T, *space]``; see :meth:`PDEBenchFile.read`."""
-    with PDEBenchFile(path) as f:
+    with PDEBenchFile(path, allow_nonfinite=allow_nonfinite) as f:
         return f.read(samples, fields=fields, times=times, stride=stride, dtype=dtype)
 
 
@@ -609,7 +640,7 @@ def read(path: PathLike, samples=None, fields=None, times=None, stride=None, dty
 def _ds_kwargs(shape, itemsize, compression, compression_opts, chunk_shape):
     if compression not in _COMPRESSIONS:
         raise ValueError(f"compression must be one of {_COMPRESSIONS}, got {compression!r}")
-    kw: Dict[str, Any] = {}
+    kw: Dict[str, Any] = {"fletcher32": True}   # per-chunk checksums, verified by HDF5 on read
     if chunk_shape is not None:
         chunks = tuple(int(c) for c in chunk_shape)
         if itemsize * int(np.prod(chunks)) > _MAX_CHUNK_BYTES:
@@ -654,6 +685,9 @@ def _coord_arrays(coords, space, where):
         if c.ndim != 1 or c.shape[0] != space[k]:
             raise ValueError(f"{where}: coordinate {ax!r} has shape {c.shape}, expected "
                              f"({space[k]},) to match the data's spatial shape {space}")
+        if c.dtype.kind not in "iuf" or not np.all(np.isfinite(c)) or c.size == 0:
+            raise ValueError(f"{where}: coordinate {ax!r} must hold at least one finite real number "
+                             f"(dtype {c.dtype})")
         out[ax] = c
     return out
 
@@ -663,6 +697,8 @@ def _t_array(t, nt, where, allow_extra=True):
     if tt.ndim != 1 or not (tt.shape[0] == nt or (allow_extra and tt.shape[0] == nt + 1)):
         raise ValueError(f"{where}: t has shape {tt.shape}, expected ({nt},) or ({nt + 1},) "
                          f"for Nt = {nt}")
+    if tt.dtype.kind not in "iuf" or not np.all(np.isfinite(tt)):
+        raise ValueError(f"{where}: t must hold finite real numbers (dtype {tt.dtype})")
     return tt
 
 
@@ -717,9 +753,9 @@ def write_single_array(path: PathLike, fields: Union[np.ndarray, Mapping[str, np
         a = np.asarray(a)
         if name in arrays or not isinstance(name, str) or "/" in name:
             raise ValueError(f"{where}: invalid or duplicate static field name {name!r}")
-        if a.shape != (n,) + space:
-            raise ValueError(f"{where}: static field {name!r} has shape {a.shape}, expected "
-                             f"{(n,) + space} ([N, *space])")
+        if a.shape != (n,) + space or a.dtype.kind not in "iufc":
+            raise ValueError(f"{where}: static field {name!r} has shape {a.shape} dtype {a.dtype}, "
+                             f"expected numeric {(n,) + space} ([N, *space])")
         static_arrays[name] = a
     cc = _coord_arrays(coords, space, where)
     if t is None:
@@ -740,8 +776,8 @@ def write_single_array(path: PathLike, fields: Union[np.ndarray, Mapping[str, np
                             (1,) + a.shape[1:] if chunk_by_sample or compression else None)
             f.create_dataset(name, data=a, **kw)
         for ax, c in cc.items():
-            f.create_dataset(_COORD[ax], data=c)
-        f.create_dataset(_T, data=tt)
+            f.create_dataset(_COORD[ax], data=c, fletcher32=True)
+        f.create_dataset(_T, data=tt, fletcher32=True)
         extra = {}
         if static_arrays:
             extra["static_fields"] = np.array(list(static_arrays), dtype=h5py.string_dtype())
@@ -803,8 +839,8 @@ def write_grouped(path: PathLike, data: np.ndarray, coords: Mapping[str, np.ndar
             g.create_dataset("data", data=data[i], **kw)
             grid = g.create_group("grid")
             for ax, c in cc.items():
-                grid.create_dataset(ax, data=c)
-            grid.create_dataset("t", data=tt)
+                grid.create_dataset(ax, data=c, fletcher32=True)
+            grid.create_dataset("t", data=tt, fletcher32=True)
         _root_attrs(f, params, attrs, names)
 
     return _atomic_write(path, fill)

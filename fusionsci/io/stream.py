@@ -31,7 +31,7 @@ from typing import Any, Iterator, List, Optional, Tuple
 
 import numpy as np
 
-from .pdebench import PathLike, PDEBenchFile
+from .pdebench import DataFileError, PathLike, PDEBenchFile
 
 __all__ = ["StreamLoader", "split_ranges"]
 
@@ -90,13 +90,16 @@ class StreamLoader:
         configured); as_tensor : yield ``mindspore.Tensor`` instead of NumPy arrays.
     prefetch : batches read ahead in a background thread (0: none).
     cache_bytes : HDF5 chunk cache of the open file.
+    allow_nonfinite : accept NaN/inf in the data (by default a batch holding any raises
+        :class:`~fusionsci.io.DataFileError` naming the field and samples).
     """
 
     def __init__(self, path: PathLike, batch_size: int, *, inputs: Any = None,
                  targets: Any = None, step: Optional[int] = None, fields: Any = None,
                  samples: Any = None, shuffle: bool = True, seed: int = 0, block: int = 1,
                  stride: Any = None, drop_last: bool = False, dtype: Any = None,
-                 as_tensor: bool = False, prefetch: int = 0, cache_bytes: int = 4 * 2 ** 20):
+                 as_tensor: bool = False, prefetch: int = 0, cache_bytes: int = 4 * 2 ** 20,
+                 allow_nonfinite: bool = False):
         if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) \
                 or batch_size < 1:
             raise ValueError(f"batch_size={batch_size!r} must be a positive integer")
@@ -104,7 +107,7 @@ class StreamLoader:
             raise ValueError(f"block={block!r} must be a positive integer")
         if not isinstance(prefetch, (int, np.integer)) or prefetch < 0:
             raise ValueError(f"prefetch={prefetch!r} must be a non-negative integer")
-        self.file = PDEBenchFile(path, cache_bytes=cache_bytes)
+        self.file = PDEBenchFile(path, cache_bytes=cache_bytes, allow_nonfinite=allow_nonfinite)
         try:
             self._setup(batch_size, inputs, targets, step, fields, samples, shuffle, seed, block,
                         stride, drop_last, dtype, as_tensor, prefetch)
@@ -118,6 +121,8 @@ class StreamLoader:
         info = f.info
         self.path = f.path
         self.batch_size = int(batch_size)
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed={seed!r} must be a non-negative integer")
         self.shuffle, self.seed, self.block = bool(shuffle), int(seed), int(block)
         self.drop_last, self.as_tensor, self.prefetch = bool(drop_last), bool(as_tensor), int(prefetch)
         self.stride = f._stride(stride)
@@ -287,7 +292,13 @@ class StreamLoader:
         return self._cast(out)
 
     def _cast(self, a):
-        return np.ascontiguousarray(a, dtype=self.dtype)
+        with np.errstate(over="ignore"):
+            out = np.ascontiguousarray(a, dtype=self.dtype)
+        if (not self.file.allow_nonfinite and out.dtype.kind in "fc" and a.dtype != out.dtype
+                and not np.all(np.isfinite(out))):
+            raise DataFileError(f"{self.path!r}: values of the file overflow {self.dtype} (inf after the "
+                                "cast); read them in a wider dtype")
+        return out
 
     def _convert(self, xy):
         if not self.as_tensor:

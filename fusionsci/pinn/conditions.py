@@ -57,6 +57,8 @@ def _as_points(points, name: str, dim: int | None = None) -> np.ndarray:
     """``points`` as a float64 array ``(n, dims)`` (1-D input is one column); ValueError naming it."""
     if isinstance(points, Tensor):
         points = points.asnumpy()
+    if np.iscomplexobj(points):
+        raise ValueError(f"{name} has complex values; coordinates must be real")
     try:
         a = np.asarray(points, dtype=np.float64)
     except (TypeError, ValueError):
@@ -79,6 +81,8 @@ def _per_point(value, coords: np.ndarray, name: str) -> np.ndarray:
     v = value(coords) if callable(value) else value
     if isinstance(v, Tensor):
         v = v.asnumpy()
+    if np.iscomplexobj(v):
+        raise ValueError(f"{name} has complex values; data must be real")
     try:
         a = np.asarray(v, dtype=np.float64)
     except (TypeError, ValueError):
@@ -113,7 +117,10 @@ def _filter(pts, normals, where):
         return pts, normals
     if not callable(where):
         raise ValueError(f"where={where!r} must be a function of the points returning a boolean mask")
-    mask = np.asarray(where(pts), dtype=bool).reshape(-1)
+    mask = np.asarray(where(pts))
+    if mask.dtype != np.bool_:
+        raise ValueError(f"where returned an array of dtype {mask.dtype}; expected a boolean mask")
+    mask = mask.reshape(-1)
     if mask.shape != (len(pts),):
         raise ValueError(f"where returned a mask of shape {mask.shape}; expected ({len(pts)},)")
     if not mask.any():
@@ -385,8 +392,13 @@ class Periodic(Condition):
         if lo.shape != hi.shape:
             raise ValueError(f"points_lo has shape {lo.shape} but points_hi has shape {hi.shape}; they are "
                              "paired row by row and must match")
-        orders = tuple(derivative_orders) if not isinstance(derivative_orders, numbers.Integral) \
-            else (derivative_orders,)
+        if isinstance(derivative_orders, numbers.Integral):
+            orders = (derivative_orders,)
+        elif isinstance(derivative_orders, (list, tuple, range, np.ndarray)):
+            orders = tuple(derivative_orders)
+        else:
+            raise ValueError(f"derivative_orders={derivative_orders!r} must be an integer or a sequence of "
+                             "distinct integers in 0..4")
         if not orders or len(set(orders)) != len(orders) or any(
                 isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 0 or k > 4 for k in orders):
             raise ValueError(f"derivative_orders={derivative_orders!r} must be distinct integers in 0..4")
