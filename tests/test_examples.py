@@ -77,3 +77,42 @@ def test_solver_in_the_loop_smoke(tmp_path, capsys):
     assert r["table"][1]["rel_l2"] < 0.02                      # the plain ladder converges towards the reference
     assert 32 < r["equal_error_resolution"] < 64               # measured 38.3
     assert png.stat().st_size > 10_000
+
+
+def test_classical_solvers_quick(tmp_path, capsys):
+    """Observed convergence orders of four time steppers and of the finite-difference / spectral
+    operators (the full set of steppers is checked in test_steppers.py)."""
+    mod = runpy.run_path(str(EXAMPLES / "classical_solvers.py"))
+    png = tmp_path / "conv.png"
+    r = mod["main"](["--quick", "--plot", str(png)])
+    # measured orders: euler 1.00, rk4 4.02, etdrk4 3.94, ars222 2.01 (Burgers, 32 modes, vs ETDRK4 at dt/32)
+    assert set(r["time"]) == {"euler", "rk4", "etdrk4", "ars222"}
+    for m, t in r["time"].items():
+        assert abs(t["order"] - t["theory"]) <= 0.2, (m, t["order"], t["errors"])
+    # measured: FD accuracy 2 -> 1.95, accuracy 4 -> 3.90, Poisson 5-point solve -> 2.00
+    assert abs(r["space"]["fd2"]["order"] - 2) <= 0.2
+    assert abs(r["space"]["fd4"]["order"] - 4) <= 0.2
+    assert abs(r["poisson"]["order"] - 2) <= 0.2
+    # spectral d/dx of exp(sin x): measured 4.3e-3, 3.8e-5, 1.8e-7, 5.0e-10, 9.6e-13 at n = 8..24 (step 4):
+    # each 4 more modes cut the error by > 100 (exponential, not algebraic), then rounding (4.2e-15 at n = 32)
+    import numpy as np
+    e = np.array(r["space"]["spectral"]["errors"])
+    assert np.all(e[:4] / e[1:5] > 100) and e[4] < 1e-11 and e[-1] < 1e-13
+    assert png.stat().st_size > 10_000
+
+
+def test_sod_shock_tube_quick(tmp_path, capsys):
+    """WENO5 + HLLC finite volumes on 100 cells against the exact Riemann solution (the 100/200/400
+    sequence is checked in test_finite_volume.py and test_solver.py)."""
+    mod = runpy.run_path(str(EXAMPLES / "sod_shock_tube.py"))
+    png = tmp_path / "sod.png"
+    r = mod["main"](["--quick", "--plot", str(png)])
+    run = r["runs"][0]
+    assert run["n"] == 100 and run["method"] == "ssprk3"
+    assert run["l1"]["rho"] < 6e-3          # measured 5.04e-3
+    assert run["l1"]["u"] < 1.3e-2          # measured 1.11e-2
+    assert run["l1"]["p"] < 5e-3            # measured 4.06e-3
+    assert run["star_p_rel_err"] < 2e-3     # measured 3.6e-4: the star-region plateau p* = 0.30313
+    assert run["min_rho"] > 0 and run["min_p"] > 0
+    assert 40 <= run["steps"] <= 60         # dt = 0.5 h / 1.18 (the initial max |u| + c): measured 48 steps
+    assert png.stat().st_size > 10_000
