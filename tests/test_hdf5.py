@@ -76,7 +76,7 @@ def test_roundtrip_multi_field_2d_with_params_and_compression(tmp_path):
     for compression in (None, "gzip", "lzf"):
         p = tmp_path / f"cfd_{compression}.h5"
         write_solution(p, fields, coords, t, params, {"equation": "euler"},
-                       compression=compression, chunk_by_sample=True)
+                       compression=compression)
         with h5py.File(p, "r") as f:
             assert set(f.keys()) == {"density", "Vx", "Vy", "pressure",
                                      "x-coordinate", "y-coordinate", "t-coordinate"}

@@ -251,8 +251,7 @@ def _fsync_dir(path):
             os.close(fd)
 
 
-def _write_contents(f, arrays, coord_arrays, t, p_vals, a_vals, compression, chunk_by_sample,
-                    allow_nonfinite=False):
+def _write_contents(f, arrays, coord_arrays, t, p_vals, a_vals, compression, allow_nonfinite=False):
     from .. import __version__
 
     names = list(arrays)
@@ -314,7 +313,6 @@ def write_solution(path: Union[str, os.PathLike],
                    attrs: Optional[Mapping[str, Any]] = None,
                    *,
                    compression: Optional[str] = None,
-                   chunk_by_sample: bool = False,
                    allow_nonfinite: bool = False) -> str:
     """Write solver output to ``path`` in the PDEBench single-array layout (module docstring).
 
@@ -329,11 +327,9 @@ def write_solution(path: Union[str, os.PathLike],
     t : the ``Nt`` stored times, strictly increasing.
     params : equation parameters, stored as root attributes (e.g. ``{'nu': 0.01}``).
     attrs : further root attributes, e.g. ``{'equation': 'burgers'}``.
-    compression : ``None`` (default), ``'gzip'`` or ``'lzf'``; compressed fields are
-        chunked by sample.
-    chunk_by_sample : kept for compatibility: the fields are always chunked as ``(1, Nt, *space)``
-        (one sample per chunk), as every dataset carries a Fletcher-32 checksum that HDF5 verifies
-        on read (a damaged file raises :class:`DataFileError`).
+    compression : ``None`` (default), ``'gzip'`` or ``'lzf'``. The fields are always chunked
+        as ``(1, Nt, *space)`` (one sample per chunk): every dataset carries a Fletcher-32
+        checksum, which needs chunks and which HDF5 verifies on read.
     allow_nonfinite : store NaN/inf in fields instead of raising ``ValueError``; the file is then
         marked (root attribute ``allow_nonfinite``) so that the readers accept them.
 
@@ -348,8 +344,7 @@ def write_solution(path: Union[str, os.PathLike],
                                                         allow_nonfinite)
 
     def fill(f):
-        _write_contents(f, arrays, coord_arrays, tt, p_vals, a_vals, compression, chunk_by_sample,
-                        allow_nonfinite)
+        _write_contents(f, arrays, coord_arrays, tt, p_vals, a_vals, compression, allow_nonfinite)
 
     return _atomic_write(path, fill)
 
