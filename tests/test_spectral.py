@@ -99,3 +99,17 @@ def test_grid_errors():
         spectral.laplacian(_t(np.zeros(8)), Grid(8, (0.0, 1.0), kind="nodes"))
     with pytest.raises(ValueError, match="axis='z'"):
         Grid(8).axis_index("z")
+
+
+def test_linear_symbol_keeps_float64_parameters():
+    """Without explicit parameters the symbol uses the equation's floats at full precision: the heat
+    symbol is exactly -kappa k^2 in float64 (a Python float times a float64 tensor rounds to float32,
+    which put kappa = 0.3 off by 1e-8)."""
+    from fusionsci.discretization.spectral import SpectralDiscretization
+    from fusionsci.equations import Heat
+    grid = Grid(16, (0.0, 2 * np.pi))
+    disc = SpectralDiscretization(Heat(kappa=0.3), grid, dtype="float64")
+    re, im = disc.linear_symbol()
+    k = np.fft.rfftfreq(16, d=2 * np.pi / 16) * 2 * np.pi
+    np.testing.assert_allclose(re.asnumpy()[0], -0.3 * k ** 2, rtol=1e-15, atol=0)
+    assert np.all(im.asnumpy() == 0)

@@ -15,6 +15,7 @@ So ``d/dt u_k = L_k u_k + N_k(u)``, ready for ETDRK4, IMEX or explicit steppers.
 from __future__ import annotations
 
 import numpy as np
+import mindspore as ms
 from mindspore import ops, Tensor
 
 from .. import runtime
@@ -200,8 +201,12 @@ class SpectralDiscretization:
 
     def linear_symbol(self, p=None):
         """The diagonal symbol ``L_k`` as a pair of tensors ``(channels, *spectral_shape)``;
-        differentiable with respect to tensor-valued parameters in ``p``."""
-        p = self.eq.params if p is None else p
+        differentiable with respect to tensor-valued parameters in ``p``. Without ``p`` the
+        equation's own parameters are used; their Python floats enter as tensors of the
+        discretisation's dtype (a Python float times a float64 tensor would be rounded to float32)."""
+        if p is None:
+            npd = np.float64 if self.dtype == ms.float64 else np.float32
+            p = {k: Tensor(np.asarray(v, npd)) if isinstance(v, float) else v for k, v in self.eq.params.items()}
         wrapped = {k: _Scalar(v) for k, v in p.items()}
         terms = as_field_tuple(self.eq, self.eq.linear(_SymbolMap(self), wrapped))
         zero = ops.zeros(self.grid.spectral_shape, self.dtype)
