@@ -10,6 +10,13 @@ The next step is ``h * min(5, max(0.2, 0.9 * err^(-1/5)))``; a rejected step is 
 the smaller ``h``. Steps are clipped to land exactly on the save times. The step is one
 compiled graph with ``h`` as a tensor input, so changing ``h`` never recompiles.
 
+Guard: a trial step whose error or state is not finite is rejected and retried with ``h / 5``.
+When the step size falls below ``h_min = 1e-14 max(t_end, 1)`` -- after non-finite trials, or
+after ordinary rejections (a stiff blow-up the controller cannot follow) -- the run stops with
+:class:`~fusionsci.errors.DivergenceError` naming the step (accepted steps + 1), the time, the
+step size reached and, for non-finite trials, the first non-finite field; ``err.last_good`` is
+the last accepted physical state.
+
 For spectral discretisations the error is measured on the Fourier coefficients (by
 Parseval this is the physical RMS error up to a constant factor).
 """
@@ -34,8 +41,10 @@ def _adaptive_step_fn(solver):
     disc = solver.disc
     tab = st.DOPRI5
     n_lin = 2 if disc.kind == "spectral" else 0
+    _, unpack = solver._graph_params()
 
-    def step(s, coef, h, p, atol, rtol):
+    def step(s, coef, h, values, atol, rtol):
+        p = unpack(values)
         L = coef[:n_lin]
         raw = coef[n_lin:]
         hc = []
@@ -77,10 +86,12 @@ def integrate_adaptive(solver, u, t_end: float, n_save: int, p, dt0: float | Non
     times = np.linspace(0.0, t_end, n_save)
     saved = [solver.disc.to_physical(s).asnumpy()]
     t, h = 0.0, float(dt0 if dt0 else t_end / 100)
+    h_min = 1e-14 * max(t_end, 1.0)
     accepted = rejected = 0
     t0 = time.perf_counter()
     ta, tr = Tensor(np.float64(atol), dtype), Tensor(np.float64(rtol), dtype)
-    pm = {k: ms.mutable(v) for k, v in p.items()}
+    names, _ = solver._graph_params()
+    pm = ms.mutable(tuple(p[k] for k in names))     # a dict of fresh tensors would recompile every call
     for t_next in times[1:]:
         while t < t_next * (1 - 1e-14):
             h_try = min(h, t_next - t)
@@ -90,8 +101,12 @@ def integrate_adaptive(solver, u, t_end: float, n_save: int, p, dt0: float | Non
             if not math.isfinite(e):
                 rejected += 1
                 h = h_try * 0.2
-                if h < 1e-14 * max(t_end, 1.0):
-                    raise DivergenceError(accepted + 1, "state (adaptive step size collapsed)", t=t)
+                if h < h_min:
+                    from .solve import _first_bad_field
+                    bad = _first_bad_field(solver.disc.to_physical(y1), solver.eq.fields)
+                    raise DivergenceError(accepted + 1, f"field {bad!r} (adaptive step size collapsed to {h:.3g} "
+                                          f"after non-finite trial steps)", t=t,
+                                          last_good=solver.disc.to_physical(s))
                 continue
             if e <= 1.0:
                 s, t = y1, t + h_try
@@ -99,6 +114,9 @@ def integrate_adaptive(solver, u, t_end: float, n_save: int, p, dt0: float | Non
             else:
                 rejected += 1
             h = h_try * min(5.0, max(0.2, 0.9 * (max(e, 1e-10)) ** -0.2))
+            if e > 1.0 and h < h_min:
+                raise DivergenceError(accepted + 1, f"state (adaptive step size collapsed to {h:.3g}: error "
+                                      f"{e:.3g} x tolerance)", t=t, last_good=solver.disc.to_physical(s))
             if accepted + rejected > MAX_STEPS:
                 raise RuntimeError(f"adaptive stepping exceeded {MAX_STEPS} steps at t = {t:.6g}")
         saved.append(solver.disc.to_physical(s).asnumpy())

@@ -12,6 +12,15 @@ Writes into ``--out DIR`` (default ``out/pinn/NAME``):
 * ``loss.png``, ``solution.png`` -- plots (when matplotlib is installed).
 
 With ``--json`` the last line of stdout is the summary as one JSON object.
+
+``--checkpoint-every N`` writes ``checkpoint.npz`` every N Adam steps (atomic, with a sha256);
+``--resume`` continues a killed run from it, to the same result as an uninterrupted run.
+
+``--distributed``: data parallelism over msrun ranks (:mod:`fusionsci.distributed`): every rank
+keeps its shard of the collocation points, gradients and losses are averaged over the ranks,
+and only rank 0 writes the outputs. L-BFGS is not data-parallel and is skipped with more than one
+rank. Launch with ``python -m fusionsci.distributed --workers 2 train pinn NAME --distributed``
+(msrun underneath); without msrun ``--distributed`` runs as one rank.
 """
 from __future__ import annotations
 
@@ -43,6 +52,15 @@ def add_train_parser(sub, positive_int, seed_type) -> None:
     p.add_argument("--out", default=None, metavar="DIR", help="output folder (default out/pinn/NAME)")
     p.add_argument("--no-plot", action="store_true", help="skip the PNG plots")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object (last line)")
+    p.add_argument("--distributed", action="store_true",
+                   help="data parallel over msrun ranks (collocation points sharded, gradients averaged, rank 0 "
+                        "writes; Adam only); launch with python -m fusionsci.distributed --workers N train pinn ...")
+    p.add_argument("--checkpoint-every", type=positive_int, default=None, metavar="N",
+                   help="write OUT/checkpoint.npz every N Adam steps (atomic, checksummed), at the end of Adam "
+                        "and after L-BFGS")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from OUT/checkpoint.npz when it exists (same case, seed, dtype and budget; "
+                        "the result equals an uninterrupted run's)")
     p.set_defaults(func=cmd_train_pinn)
     from .cli_train_operator import add_operator_parser
     add_operator_parser(kinds, positive_int, seed_type)
@@ -93,11 +111,19 @@ def cmd_train_pinn(args) -> int:
     if args.lbfgs is not None and args.lbfgs < 0:
         raise ValueError(f"--lbfgs={args.lbfgs} must be >= 0")
     t0 = time.perf_counter()
+    if getattr(args, "distributed", False):
+        from . import distributed
+        distributed.enable()                 # Model(distributed=None) follows this
     case = build_case(args.name, quick=args.quick, seed=args.seed, dtype=args.dtype, verbose=True)
     if args.adam is not None:
         case.adam = args.adam
     if args.lbfgs is not None:
         case.lbfgs = args.lbfgs
+    ranks = case.model.world_size
+    if ranks > 1 and case.lbfgs:
+        _say(f"[train pinn] --distributed on {ranks} ranks: L-BFGS is not data-parallel; skipping its "
+             f"{case.lbfgs} iterations (Adam only)")
+        case.lbfgs = 0
     out = Path(args.out or f"out/pinn/{case.name}")
     out.mkdir(parents=True, exist_ok=True)
     m = case.model
@@ -105,8 +131,17 @@ def cmd_train_pinn(args) -> int:
     _say(f"[train pinn] {m.problem.n_domain} domain points, terms {list(m.trainer.names)}, {args.dtype}, "
          f"{case.adam} Adam + up to {case.lbfgs} L-BFGS, seed {args.seed}")
     t_train = time.perf_counter()
-    case.train()
+    ckpt = out / "checkpoint.npz"
+    if args.checkpoint_every or args.resume:
+        if args.resume and ckpt.exists():
+            _say(f"[train pinn] resuming from {ckpt}")
+        m.train(adam=case.adam, lbfgs=case.lbfgs, log_every=max(case.adam // 10, 1), checkpoint=ckpt,
+                checkpoint_every=args.checkpoint_every, resume=bool(args.resume))
+    else:
+        case.train()
     train_s = time.perf_counter() - t_train
+    if case.model.rank != 0:                 # data parallel: rank 0 writes the outputs
+        return 0
     metrics = case.score()
 
     fields, coords, t = case.grid()

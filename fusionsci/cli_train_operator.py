@@ -4,6 +4,9 @@ data set written by ``generate`` (or any PDEBench-layout file) with
 ``--out DIR`` (default ``out/operator/<file stem>``): ``checkpoint.npz``, ``history.json``,
 ``summary.json``, ``config.json``, ``prediction.h5`` (test predictions and targets) and the
 plots ``loss.png`` / ``prediction.png``. ``--resume`` continues a run from its checkpoint.
+``--distributed``: every batch is sharded by sample over the msrun ranks and gradients are
+averaged (:mod:`fusionsci.distributed`); only rank 0 writes. Launch with
+``python -m fusionsci.distributed --workers 2 train operator FILE --distributed``.
 """
 from __future__ import annotations
 
@@ -108,6 +111,9 @@ def add_operator_parser(kinds, positive_int, seed_type) -> None:
                    help="continue from DIR/checkpoint.npz (if present) up to --epochs epochs in total")
     p.add_argument("--no-plot", action="store_true", help="skip the PNG plots")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object (last line)")
+    p.add_argument("--distributed", action="store_true",
+                   help="data parallel over msrun ranks (each batch sharded by sample, gradients averaged, rank 0 "
+                        "writes); launch with python -m fusionsci.distributed --workers N train operator ...")
     p.set_defaults(func=cmd_train_operator)
 
 
@@ -244,6 +250,10 @@ def cmd_train_operator(args) -> int:
     from .operators.training import OperatorTrainer
 
     t0 = time.perf_counter()
+    ranks = 1
+    if getattr(args, "distributed", False):
+        from . import distributed
+        ranks = distributed.enable()[1]          # OperatorTrainer(distributed=None) follows this
     path = Path(args.file)
     if not path.is_file():
         raise ValueError(f"{args.file}: no such file")
@@ -284,6 +294,11 @@ def cmd_train_operator(args) -> int:
     try:
         test = StreamLoader(path, args.batch_size, samples=te, shuffle=False, **kw)
         xs, ys = train.x_shape, train.y_shape
+        for b in sorted({args.batch_size, train.n_items % args.batch_size} - {0}):
+            if b % ranks:
+                raise ValueError(f"--distributed on {ranks} ranks: a batch of {b} samples cannot be split into "
+                                 f"equal shards; use a --batch-size and a number of training items that are "
+                                 f"multiples of {ranks}")
         if len(xs) != len(ys) or xs[1:] != ys[1:]:
             raise ValueError(f"{args.file}: inputs {xs} and targets {ys} are not on one grid ([C, *space])")
         space = tuple(xs[1:])
@@ -320,8 +335,9 @@ def cmd_train_operator(args) -> int:
             _say(f"[train operator] resumed from {ckpt} at epoch {start_epoch}")
         elif args.resume:
             _say(f"[train operator] --resume: no {ckpt} yet; starting from scratch")
-        with open(out / "config.json", "w") as f:
-            json.dump(_jsonable(config), f, indent=1)
+        if trainer.rank == 0:
+            with open(out / "config.json", "w") as f:
+                json.dump(_jsonable(config), f, indent=1)
         kw_shown = ", ".join(f"{k}={v}" for k, v in cfg["kwargs"].items() if k not in ("dtype", "seed"))
         _say(f"[train operator] {args.file}: {info.layout} layout, {n_all} samples, grid {info.space_shape}"
              + (f" -> {space} (stride {args.stride})" if args.stride else "")
@@ -334,6 +350,8 @@ def cmd_train_operator(args) -> int:
             _say(f"[train operator] the checkpoint is already at epoch {trainer.epoch} >= --epochs {epochs}; "
                  "evaluating only")
         trainer.fit(train, remaining, test=test, checkpoint=ckpt, checkpoint_every=10)
+        if trainer.rank != 0:                    # data parallel: rank 0 evaluates and writes
+            return 0
         metrics = trainer.evaluate(test)
         xb, yb, pb = [], [], []
         for x, y in test.epoch(0):

@@ -46,6 +46,7 @@ from .numerics import steppers as st
 
 METHODS = ("etdrk4", "ars222", "imex_euler", "rk4", "ssprk3", "euler", "dopri5")
 ALIASES = {"imex": "ars222", "adaptive": "dopri5", "etd": "etdrk4"}
+MAX_STEPS = 10 ** 9             # a fixed-step rollout longer than this is refused (a mistyped t_end or dt)
 _SPLIT = ("etdrk4", "ars222", "imex_euler")        # need a diagonal linear symbol
 
 
@@ -116,7 +117,12 @@ class Solver:
         default: the equation's initial condition."""
         if u0 is None:
             u0 = self.eq.initial_condition(self.grid, seed=seed)
-        arr = u0 if isinstance(u0, Tensor) else Tensor(np.asarray(u0, dtype=np.float64), self.dtype)
+        values = u0.asnumpy() if isinstance(u0, Tensor) else np.asarray(u0)
+        if values.dtype.kind not in "iuf":
+            raise TypeError(f"u0 must hold real numbers, not {values.dtype}")
+        if not np.isfinite(values).all():
+            raise ValueError(f"u0 holds {int(np.size(values) - np.isfinite(values).sum())} non-finite values (NaN/inf)")
+        arr = u0 if isinstance(u0, Tensor) else Tensor(values.astype(np.float64), self.dtype)
         arr = arr.astype(self.dtype)
         nf, sp = len(self.eq.fields), self.grid.shape
         if tuple(arr.shape) == sp and nf == 1:
@@ -327,7 +333,8 @@ class Solver:
 
     # -- integration --------------------------------------------------------------------------------
     def run(self, u0, n_steps: int, dt: float, p=None, *, save_every: int | None = None, check: bool = True,
-            progress: bool = False, differentiable: bool = True):
+            progress: bool = False, differentiable: bool = True, checkpoint=None, checkpoint_every: int | None = None,
+            resume: bool = False, on_divergence="raise"):
         """Advance ``n_steps`` steps of size ``dt`` from physical ``u0``.
 
         Returns the final physical state (a tensor, differentiable with respect to ``u0`` and
@@ -335,56 +342,156 @@ class Solver:
         ``save_every`` steps (including the initial one). ``differentiable=False`` runs each save
         interval as one graph-level loop (:meth:`loop_fn`: compiled once, faster to start, but
         ``ms.grad`` cannot pass through it on CPU).
+
+        Guard (``check=True``): after every compiled call the state is tested; the first
+        non-finite step is located by re-running the call step by step, and
+        ``on_divergence="raise"`` raises :class:`DivergenceError` naming it and the first
+        non-finite field, with ``err.last_good`` the physical state before it. With
+        ``"rollback"`` / :class:`fusionsci.reliability.Rollback` the current save interval (of
+        length ``T``) is restarted from its first state (checked finite; a state one step before
+        the NaN of an unstable scheme is finite but already ruined) with the step multiplied by
+        ``factor``: ``ceil(T / (factor dt))`` equal steps, later intervals likewise, so the save
+        times and the final time are unchanged. ``self.rollbacks`` (and ``self.run_info``) list
+        what was done. An instability that has grown but stayed finite until the interval start
+        is not undone: the retries then fail and the last one raises.
+
+        Checkpoints: ``checkpoint=PATH`` writes the state, the step counter, the current ``dt``,
+        the saved states and the rollback record every ``checkpoint_every`` steps (default: at
+        every save) and at the end, atomically and with a sha256 (:mod:`fusionsci.io.atomic`).
+        ``resume=True`` continues from ``PATH`` when it exists (the same call: equation, grid,
+        method, dtype, ``n_steps``, ``dt`` and ``save_every`` must match; ValueError otherwise).
+        The chunking depends only on absolute step counts, so a resumed run equals an
+        uninterrupted one bit for bit. Runs with a checkpoint are not differentiable across
+        the file.
         """
+        from .reliability import divergence_policy
         n_steps = require_positive("n_steps", n_steps, integer=True) if n_steps != 0 else 0
         dt = require_positive("dt", dt)
+        policy = divergence_policy(on_divergence)
+        if checkpoint_every is not None:
+            checkpoint_every = require_positive("checkpoint_every", checkpoint_every, integer=True)
+        if (checkpoint_every is not None or resume) and checkpoint is None:
+            raise ValueError("run: checkpoint_every= and resume=True need checkpoint=PATH")
         p = self.params(p)
-        coef = self.coefficients(dt, p)
-        s = self.disc.to_state(self.initial_state(u0))
         every = save_every or n_steps
-        saved = [self.disc.to_physical(s)] if save_every else None
-        done, t0 = 0, time.perf_counter()
+        ck_every = checkpoint_every or every
+        run_key = {"equation": type(self.eq).__name__, "grid": list(self.grid.shape), "method": self.method,
+                   "dtype": str(self.dtype), "n_steps": int(n_steps), "dt": float(dt), "save_every": save_every,
+                   "params": {k: float(v.asnumpy()) for k, v in p.items() if v.size == 1}}
+        run = _RunState(n_steps, every, dt)
+        resumed = self._read_run_checkpoint(checkpoint, run_key) if resume else None
+        if resumed is None:
+            s = self.disc.to_state(self.initial_state(u0))
+            saved = [self.disc.to_physical(s)] if save_every else None
+            s_start = s                                   # the state at the start of the save interval
+        else:
+            s, s_start = resumed["state"], resumed["start"]
+            saved = resumed["saved"] if save_every else None
+            run.restore(resumed["run"])
+        self.rollbacks = list(run.rollbacks)
+        coef = self.coefficients(run.dt, p)
+        t0 = time.perf_counter()
+        if resumed is not None and progress:
+            sys.stderr.write(f"  resumed from {checkpoint} at step {run.done}\n")
         # graph-level loops compile the spectral step once; the stencil code of the finite-difference
         # and finite-volume paths does not compile inside a loop ("Tensor should have a shape",
         # MindSpore 2.10), so those run unrolled chunks
         use_loop = not differentiable and self.disc.kind == "spectral"
-        while done < n_steps:
-            target = min(n_steps, (done // every + 1) * every)
-            while done < target:
-                if not use_loop:
-                    k = self.chunk if target - done >= self.chunk else 1   # two compiled graphs only
-                    s_new = self.advance_fn(k)(s, coef, p)
-                else:
-                    k = target - done
-                    s_new = self.loop_fn()(s, coef, p, k)
-                if check and not _finite(s_new):
-                    self._locate_divergence(s, coef, p, dt, done, k)
-                s, done = s_new, done + k
+        while run.interval < run.n_intervals:
+            while run.m_done < run.m_total:
+                target = min(run.m_total, run.m_done + ck_every - run.done % ck_every)
+                while run.m_done < target:
+                    if not use_loop:
+                        k = self.chunk if target - run.m_done >= self.chunk else 1   # two compiled graphs only
+                        s_new = self.advance_fn(k)(s, coef, p)
+                    else:
+                        k = target - run.m_done
+                        s_new = self.loop_fn()(s, coef, p, k)
+                    if check and not _finite(s_new):
+                        j, s_good, bad = self._first_bad_step(s, coef, p, k)
+                        step, t_bad = run.done + j + 1, run.time(j + 1)
+                        if policy is None or len(run.rollbacks) >= policy.max_retries:
+                            tried = "" if policy is None else f" (after {len(run.rollbacks)} rollbacks, the most allowed)"
+                            raise DivergenceError(step, f"field {bad!r}{tried}", t=t_bad,
+                                                  last_good=self.disc.to_physical(s_good))
+                        s = s_start
+                        run.roll_back(policy.factor, step, f"field {bad!r}", t_bad)
+                        self.rollbacks = list(run.rollbacks)
+                        warnings.warn(f"Solver.run: non-finite values in field {bad!r} at step {step} (t = {t_bad:.6g}); "
+                                      f"restarted the save interval from t = {run.time():.6g} with dt {run.dt:.4g} "
+                                      f"(rollback {len(run.rollbacks)} of {policy.max_retries})", RuntimeWarning,
+                                      stacklevel=2)
+                        coef = self.coefficients(run.dt, p)
+                        break
+                    s = s_new
+                    run.advance(k)
+                if checkpoint is not None and run.done % ck_every == 0 and run.m_done < run.m_total:
+                    self._write_run_checkpoint(checkpoint, run_key, run, s, s_start, saved)
+            run.next_interval()
+            s_start = s
             if save_every:
                 saved.append(self.disc.to_physical(s))
+            if checkpoint is not None and (checkpoint_every is None or run.done % ck_every == 0
+                                           or run.interval == run.n_intervals):
+                self._write_run_checkpoint(checkpoint, run_key, run, s, s_start, saved)
             if progress:
-                _progress(done, n_steps, t0)
+                _progress(run.done, max(run.done, n_steps), t0)
         if progress:
             sys.stderr.write("\n")
+        self.run_info = {"steps": run.done, "rollbacks": list(run.rollbacks),
+                         "resumed_at": None if resumed is None else resumed["run"]["done"]}
         return saved if save_every else self.disc.to_physical(s)
 
-    def _locate_divergence(self, s, coef, p, dt, done, k):
+    def _first_bad_step(self, s, coef, p, k):
+        """Re-run ``k`` steps one by one from ``s``: ``(j, state before step j, first bad field)``
+        for the first step ``j`` (0-based) whose result is not finite."""
         one = self.advance_fn(1)
+        prev = s
         for j in range(k):
             s_next = one(s, coef, p)
             if not _finite(s_next):
-                bad = _first_bad_field(self.disc.to_physical(s_next), self.eq.fields)
-                raise DivergenceError(done + j + 1, f"field {bad!r}", t=(done + j + 1) * dt,
-                                      last_good=self.disc.to_physical(s))
-            s = s_next
-        raise DivergenceError(done + k, "state", t=(done + k) * dt, last_good=self.disc.to_physical(s))
+                return j, s, _first_bad_field(self.disc.to_physical(s_next), self.eq.fields)
+            prev, s = s, s_next
+        return k - 1, prev, "state"          # single steps stayed finite: blame the last one
+
+    def _write_run_checkpoint(self, path, key, run, s, s_start, saved) -> None:
+        from .io.atomic import write_checked
+        arrays = {f"state_{i}": x.asnumpy() for i, x in enumerate(s)}
+        arrays.update({f"start_{i}": x.asnumpy() for i, x in enumerate(s_start)})
+        for i, x in enumerate(saved or ()):
+            arrays[f"saved_{i}"] = x.asnumpy()
+        meta = {"format": _RUN_FORMAT, "run": key, "progress": run.as_dict(), "n_saved": len(saved or ()),
+                "n_state": len(s)}
+        write_checked(path, arrays, meta)
+
+    def _read_run_checkpoint(self, path, key):
+        """The state of a :meth:`run` checkpoint at ``path`` (None when there is none)."""
+        import os
+        from .io.atomic import read_checked
+        if not os.path.exists(os.fspath(path)):
+            return None
+        meta, arrays, _ = read_checked(path, require_checksum=True, kind="solver run")
+        if meta.get("format") != _RUN_FORMAT:
+            raise ValueError(f"run: {os.fspath(path)!r} is not a solver run checkpoint (format {meta.get('format')!r})")
+        if meta["run"] != _json_roundtrip(key):
+            diff = {k: (meta["run"].get(k), v) for k, v in _json_roundtrip(key).items() if meta["run"].get(k) != v}
+            raise ValueError(f"run: checkpoint {os.fspath(path)!r} belongs to another run; differs in "
+                             f"{', '.join(f'{k} (file {a!r}, now {b!r})' for k, (a, b) in diff.items())}")
+        state = tuple(Tensor(arrays[f"state_{i}"]) for i in range(meta["n_state"]))
+        start = tuple(Tensor(arrays[f"start_{i}"]) for i in range(meta["n_state"]))
+        saved = [Tensor(arrays[f"saved_{i}"]) for i in range(meta["n_saved"])]
+        return {"state": state, "start": start, "saved": saved, "run": meta["progress"]}
 
     def rollout(self, u0=None, t_end: float | None = None, n_save: int = 11, dt: float | None = None, p=None,
-                *, stability: str = "warn", progress: bool = False, rtol: float = 1e-6, atol: float = 1e-9):
+                *, stability: str = "warn", progress: bool = False, rtol: float = 1e-6, atol: float = 1e-9,
+                checkpoint=None, checkpoint_every: int | None = None, resume: bool = False, on_divergence="raise"):
         """Integrate to ``t_end`` and return a :class:`Solution` with ``n_save`` snapshots at
         ``linspace(0, t_end, n_save)``. ``dt`` defaults to :meth:`stable_dt` (shrunk so that the
         save times are hit exactly). ``stability='warn'|'raise'|'ignore'`` for a ``dt`` above the
-        estimated limit. ``rtol``/``atol``: error tolerances of the adaptive method ``dopri5``."""
+        estimated limit. ``rtol``/``atol``: error tolerances of the adaptive method ``dopri5``.
+        ``checkpoint``, ``checkpoint_every`` (steps), ``resume`` and ``on_divergence``: as in
+        :meth:`run` (fixed-step methods; ``dopri5`` controls its step itself and takes no
+        checkpoint). ``info["rollbacks"]`` lists the rollbacks of the run."""
         t_end = self.eq.default_t_end if t_end is None else require_positive("t_end", t_end)
         n_save = require_positive("n_save", n_save, integer=True)
         if n_save < 2:
@@ -405,18 +512,28 @@ class Solver:
                     raise ValueError(msg)
                 warnings.warn(msg, StabilityWarning, stacklevel=2)
         interval = t_end / (n_save - 1)
+        if self.method != "dopri5":
+            total = interval / dt * (n_save - 1)
+            if not total <= MAX_STEPS:                      # also catches inf from an absurd t_end
+                raise ValueError(f"rollout: t_end={t_end:.4g} with dt={dt:.4g} needs about {total:.3g} steps, more "
+                                 f"than MAX_STEPS={MAX_STEPS:.0e}; shorten t_end or raise dt")
         per_save = max(1, math.ceil(interval / dt * (1 - 1e-12)))
         dt_used = interval / per_save
         if self.method == "dopri5":
+            if checkpoint is not None or resume:
+                raise ValueError("rollout: checkpoints are not supported with the adaptive method dopri5; use a "
+                                 "fixed-step method (rk4, ssprk3, etdrk4, ...)")
             from .adaptive import integrate_adaptive
             return integrate_adaptive(self, u, t_end, n_save, p, dt0=dt, rtol=rtol, atol=atol, progress=progress)
         t0 = time.perf_counter()
         states = self.run(u, per_save * (n_save - 1), dt_used, p, save_every=per_save, progress=progress,
-                          differentiable=False)
+                          differentiable=False, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
+                          resume=resume, on_divergence=on_divergence)
         wall = time.perf_counter() - t0
         traj = np.stack([x.asnumpy() for x in states], axis=1)
         return Solution(eq=self.eq, grid=self.grid, t=np.linspace(0.0, t_end, n_save), u=traj,
-                        dt=dt_used, n_steps=per_save * (n_save - 1), method=self.method, wall_s=wall)
+                        dt=dt_used, n_steps=self.run_info["steps"], method=self.method, wall_s=wall,
+                        info=dict(self.run_info))
 
 
 def _with_mutable_args(compiled, names):
@@ -428,6 +545,74 @@ def _with_mutable_args(compiled, names):
     return call
 
 
+_RUN_FORMAT = "fusionsci.solver-run/1"
+
+
+def _json_roundtrip(obj):
+    """``obj`` as it reads back from JSON (tuples become lists)."""
+    import json
+    return json.loads(json.dumps(obj))
+
+
+class _RunState:
+    """Where :meth:`Solver.run` is: save interval ``interval`` of ``n_intervals``, ``m_done`` of
+    its ``m_total`` steps of size ``dt``, ``done`` steps in all (``done_start`` at the start of the
+    interval), and the rollbacks so far.
+
+    Without rollbacks every interval has ``every`` steps of the caller's ``dt0`` (the last one
+    possibly fewer). A rollback restarts the current interval, of length ``T``, from its first
+    state with ``m = ceil(T / (scale dt0))`` equal steps ``T / m``, ``scale = factor^r`` after ``r``
+    rollbacks; later intervals are cut the same way."""
+
+    def __init__(self, n_steps, every, dt):
+        self.dt0, self.every, self.n_steps = float(dt), int(every), int(n_steps)
+        self.n_intervals = -(-self.n_steps // self.every) if self.n_steps else 0
+        self.interval, self.m_done, self.done, self.done_start = 0, 0, 0, 0
+        self.dt, self.scale, self.rollbacks = float(dt), 1.0, []
+        self.m_total = self._steps_in(0) if self.n_intervals else 0
+
+    def _steps_in(self, i):
+        return min(self.every, self.n_steps - i * self.every)
+
+    def time(self, extra_steps=0):
+        return self.interval * self.every * self.dt0 + (self.m_done + extra_steps) * self.dt
+
+    def advance(self, k):
+        self.m_done += k
+        self.done += k
+
+    def _cut(self):
+        if self.scale == 1.0:
+            self.m_total, self.dt = self._steps_in(self.interval), self.dt0
+        else:
+            length = self._steps_in(self.interval) * self.dt0
+            self.m_total = max(1, math.ceil(length / (self.dt0 * self.scale) * (1 - 1e-12)))
+            self.dt = length / self.m_total
+
+    def roll_back(self, factor, step, what, t):
+        old = self.dt
+        self.scale *= factor
+        self.m_done, self.done = 0, self.done_start
+        self._cut()
+        self.rollbacks.append({"step": int(step), "what": what, "t": float(t), "dt": old, "new_dt": self.dt,
+                               "restart_t": self.time()})
+
+    def next_interval(self):
+        self.interval += 1
+        self.m_done, self.done_start = 0, self.done
+        if self.interval < self.n_intervals:
+            self._cut()
+
+    def as_dict(self):
+        return {k: getattr(self, k) for k in ("interval", "m_done", "m_total", "done", "done_start", "dt", "scale",
+                                              "rollbacks")}
+
+    def restore(self, d):
+        for k, v in d.items():
+            setattr(self, k, v)
+        self.rollbacks = list(self.rollbacks)
+
+
 def _numeric(p: dict) -> dict:
     out = {}
     for k, v in p.items():
@@ -436,15 +621,19 @@ def _numeric(p: dict) -> dict:
 
 
 def _finite(s) -> bool:
+    # on the host: every eager MindSpore reduction (.all(), .sum()) leaks about 0.5-2 kB of native
+    # memory per call in 2.10 (measured by `bench reliability --cases longrun`), and this runs
+    # after every chunk
     for x in s:
-        if not bool(ops.isfinite(x).all().asnumpy()):
+        if not np.isfinite(x.asnumpy()).all():
             return False
     return True
 
 
 def _first_bad_field(u, fields) -> str:
+    a = u.asnumpy()
     for c, f in enumerate(fields):
-        if not bool(ops.isfinite(u[:, c]).all().asnumpy()):
+        if not np.isfinite(a[:, c]).all():
             return f
     return fields[0]
 

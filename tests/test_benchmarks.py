@@ -98,3 +98,28 @@ def test_bench_diffsim_gradients_match_differences_and_checkpointing_saves_memor
     t = report["targets"]
     assert set(t["backward_over_forward"]["cases"]) == {"fd-heat", "darcy"}
     assert t["memory_ratio"]["T"] == 40 and not t["memory_ratio"]["at_target_T"]
+
+
+def test_bench_reliability_nan_is_caught_within_one_step(capsys):
+    """Faults injected at a known step of a Trainer run (a NaN in a term's data; a learning rate
+    of 1e30) and blow-ups of two Solver runs (forward Euler FD heat, spectral RK4 Burgers, both
+    above their stability limits) raise DivergenceError naming the term / field at most one step
+    after the first step that could show them."""
+    rc = cli.main(["bench", "reliability", "--quick", "--json", "--cases", "nan"])
+    assert rc == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["bench"] == "reliability"
+    cases = {c["case"]: c for c in report["nan"]["cases"]}
+    assert set(cases) == {"trainer-data", "trainer-lr", "solver-fd", "solver-spectral"}
+    for c in cases.values():
+        assert c["error"] == "DivergenceError", c
+        assert c["injected_step"] is not None and c["detected_step"] is not None, c
+        assert 0 <= c["latency_steps"] <= 1, c
+    # the data NaN poisons the loss of the very step it is written before
+    assert cases["trainer-data"]["latency_steps"] == 0
+    assert cases["trainer-data"]["what"] == "loss term 'data'"
+    for name in ("trainer-data", "trainer-lr"):
+        assert cases[name]["restored_finite"] and cases[name]["fault_fired_at"] == cases[name]["injected_step"]
+    for name in ("solver-fd", "solver-spectral"):
+        assert cases[name]["what"] == "field 'u'" and cases[name]["last_good_finite"]
+    assert report["nan_latency_steps"] <= 1

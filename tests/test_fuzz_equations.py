@@ -182,15 +182,17 @@ def test_found_by_fuzzing_grids():
         Grid(8, ((0, 1, 2),))
 
 
-@pytest.mark.xfail(strict=True, reason="solve.py: Solver.rollout computes math.ceil(t_end / dt) without a bound; "
-                                       "t_end=1e308 raises OverflowError instead of ValueError")
 def test_rollout_absurd_t_end_is_a_value_error(heat_solver):
-    with pytest.raises(ValueError):
+    """Found by fuzzing: math.ceil(t_end / dt) overflowed (OverflowError) or ran effectively forever."""
+    with pytest.raises(ValueError, match="MAX_STEPS"):
         heat_solver.rollout(None, 1e308, 3)
+    with pytest.raises(ValueError, match="MAX_STEPS"):
+        heat_solver.rollout(None, 1e6, 3, dt=1e-6, stability="ignore")
 
 
-@pytest.mark.xfail(strict=True, reason="solve.py: Solver.initial_state accepts a non-finite u0; the run then "
-                                       "raises DivergenceError 'at step 1' instead of a ValueError naming u0")
 def test_nonfinite_initial_state_is_a_value_error(heat_solver):
-    with pytest.raises(ValueError):
+    """Found by fuzzing: a NaN u0 ran and was reported as a divergence 'at step 1'."""
+    with pytest.raises(ValueError, match="u0 holds 8 non-finite"):
         heat_solver.rollout(np.full(8, np.nan), 0.05, 2)
+    with pytest.raises(TypeError, match="u0 must hold real numbers"):
+        heat_solver.rollout(np.full(8, 1 + 1j), 0.05, 2)

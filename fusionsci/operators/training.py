@@ -21,6 +21,12 @@ Schedules are given per epoch and turned into per-step ones: ``'step'`` (``lr * 
 ``step_size`` epochs, the FNO paper's 0.5 every 100), ``'cosine'`` (to ``0`` over the run),
 ``'constant'``.
 
+Data parallelism (``distributed=True``, under msrun; :mod:`fusionsci.distributed`): every rank
+reads the same global batch (same loader, same seed) and keeps its equal slice of its samples;
+losses that are means over samples (all three above) then average to the global batch's loss,
+and the compiled step averages gradients and logged losses over the ranks. The batch size (and
+the last batch's) must be a multiple of the number of ranks (``ValueError`` otherwise).
+
 Time-dependent data: :meth:`OperatorTrainer.rollout` feeds the model its own output for
 ``steps`` steps (autoregressive evaluation): the input holds ``window`` states as channels,
 each step drops the oldest and appends the prediction.
@@ -37,6 +43,7 @@ import numpy as np
 import mindspore as ms
 from mindspore import Tensor, nn, ops
 
+from .. import distributed as dist
 from ..optim.trainer import Trainer, constant, cosine_decay, step_decay
 
 __all__ = ["OperatorTrainer", "DataLoss", "ArrayLoader", "relative_l2_loss", "relative_h1_loss", "mse_loss", "LOSSES",
@@ -174,6 +181,12 @@ class OperatorTrainer:
         total_epochs: length of the cosine schedule (required for ``'cosine'``).
         verbose: one progress line per epoch on stderr.
         log_every: epochs between progress lines and test evaluations in :meth:`fit`.
+        distributed: shard every batch by sample over the msrun ranks and average gradients
+            (module docstring); ``None`` follows :func:`fusionsci.distributed.enabled`. Only
+            rank 0 writes checkpoints.
+        on_divergence: ``"raise"``, ``"rollback"`` or a :class:`fusionsci.reliability.Rollback`
+            (see :class:`~fusionsci.optim.Trainer`: a non-finite loss or gradient rolls back one
+            step, feeds that step's batch again and lowers the learning rate).
 
     After :meth:`fit`: ``history`` (per logged epoch: ``epoch``, ``train_loss``, ``test_rel_l2``,
     ``lr``, ``wall_s``), ``train_seconds`` (time spent in training steps, evaluation excluded),
@@ -182,7 +195,8 @@ class OperatorTrainer:
 
     def __init__(self, model: nn.Cell, loss="rel_l2", lr: float = 1e-3, weight_decay: float = 1e-4,
                  schedule: str = "step", step_size: int = 100, gamma: float = 0.5,
-                 total_epochs: Optional[int] = None, verbose: bool = True, log_every: int = 1):
+                 total_epochs: Optional[int] = None, verbose: bool = True, log_every: int = 1,
+                 distributed: Optional[bool] = None, on_divergence="raise"):
         if not isinstance(model, nn.Cell):
             raise TypeError(f"OperatorTrainer: model must be a mindspore.nn.Cell, got {type(model).__name__}")
         if isinstance(loss, str):
@@ -214,6 +228,10 @@ class OperatorTrainer:
             raise ValueError("OperatorTrainer: the model needs float32 or float64 trainable parameters")
         self._npd = np.float32 if self.dtype == ms.float32 else np.float64
         self._term = DataLoss(model, loss_fn)
+        from ..reliability import divergence_policy
+        self.on_divergence = divergence_policy(on_divergence)
+        self.distributed = dist.resolve(distributed)
+        self.rank, self.world_size = dist.init() if self.distributed else (0, 1)
         self.trainer: Optional[Trainer] = None
         self._steps_per_epoch = None
         self._forward = None
@@ -234,8 +252,12 @@ class OperatorTrainer:
     def _setup(self, steps_per_epoch: int) -> None:
         if self.trainer is None:
             self._steps_per_epoch = steps_per_epoch
+            reducer = dist.GradientReducer(self.dtype, self.world_size) if self.distributed else None
+            if self.distributed:
+                dist.broadcast_parameters(self.model.trainable_params())
             self.trainer = Trainer(self.model, {"data": self._term}, lr=self._schedule(steps_per_epoch),
-                                   weight_decay=self.weight_decay, batch_inputs=2, verbose=False)
+                                   weight_decay=self.weight_decay, batch_inputs=2, verbose=False,
+                                   grad_reducer=reducer, on_divergence=self.on_divergence or "raise")
         elif steps_per_epoch != self._steps_per_epoch:
             raise ValueError(f"OperatorTrainer: the training loader now has {steps_per_epoch} batches per epoch, "
                              f"it had {self._steps_per_epoch}; the schedule is in steps, so keep the loader")
@@ -248,6 +270,9 @@ class OperatorTrainer:
     def _batches(self, loader, epoch: int, counter: list):
         for x, y in loader.epoch(epoch):
             counter[0] += int(x.shape[0])
+            if self.distributed:                       # this rank's equal slice of the global batch
+                part = dist.shard(int(x.shape[0]), self.rank, self.world_size)
+                x, y = x[part], y[part]
             yield self._tensor(x), self._tensor(y)
 
     # ----------------------------------------------------------------- training
@@ -360,7 +385,10 @@ class OperatorTrainer:
     # ----------------------------------------------------------------- checkpoints
 
     def save(self, path) -> None:
-        """Write weights, AdamW moments, step counters and both histories to ``path`` atomically."""
+        """Write weights, AdamW moments, step counters and both histories to ``path`` atomically
+        (with ``distributed`` training on rank 0 only: every rank holds the same state)."""
+        if self.rank != 0:
+            return
         if self.trainer is None:
             raise ValueError("save: nothing to save before the first fit()")
         extra = {"epoch": self.epoch, "history": self.history, "train_seconds": self.train_seconds,

@@ -34,15 +34,30 @@ as 0-d tensors (computed on the host in float64), so a schedule never triggers a
 Every trainable parameter of ``net`` is optimised, including extra scalar ``Parameter``\\ s a
 wrapper Cell holds next to its network (an unknown equation coefficient in an inverse problem).
 
-Guard: every step returns ``[L, L_1, ..., L_K]`` to the host; the first step whose total is not
-finite raises :class:`fusionsci.errors.DivergenceError` naming the first non-finite term, after
-the parameters, Adam moments, loss weights and counters are put back to the last log point (a
-copy is kept at each one). ``err.last_good`` is the iteration that was restored.
+Guard: every step returns ``[L, L_1, ..., L_K]`` and whether the gradient was finite to the
+host, so a non-finite loss is caught in the step that produces it (detection latency 0 steps; a
+non-finite gradient, which would poison the next parameters, also in its own step). Inside the
+compiled step, the parameters and Adam moments at the start of a step whose loss and gradient
+are finite are copied to backup buffers (``ops.where`` on the finiteness flag), so the *last good
+state* is the start of the last clean step: at most one step back, never a log point back. On
+divergence at step ``k`` the parameters, moments, loss weights and counters are put back to it
+(iteration ``k - 1``, or the start of the call), log entries after it are dropped, and, by
+default (``on_divergence="raise"``), :class:`fusionsci.errors.DivergenceError` names step ``k``
+and the first non-finite term; ``err.last_good`` is the iteration restored. With
+``on_divergence="rollback"`` (or a :class:`fusionsci.reliability.Rollback`) the learning rate
+is multiplied by ``factor`` from then on (``trainer.lr_scale``) and training continues, at most
+``max_retries`` times; ``trainer.rollbacks`` lists what was done.
 
-Checkpoints (:meth:`Trainer.save_checkpoint`) hold parameters, Adam moments, loss weights, both
-step counters and the history in one ``.npz``, written atomically (temporary file, fsync,
-``os.replace``). Resuming from one reproduces an uninterrupted run bit for bit on CPU, adaptive
-weights included.
+Checkpoints (:meth:`Trainer.save_checkpoint`, format ``fusionsci.trainer/3``) hold parameters,
+Adam moments, loss weights, both step counters, the learning-rate scale and rollback record and
+the history in one ``.npz`` with a sha256 over all of it (:mod:`fusionsci.io.atomic`), written
+atomically (temporary file, fsync, ``os.replace``: the previous checkpoint stays whole until the
+new one is complete). Loading verifies the checksum (a truncated or altered file raises
+:class:`fusionsci.io.atomic.CheckpointError`, a ``ValueError``). Resuming from one reproduces an
+uninterrupted run bit for bit on CPU, adaptive weights included. Checkpoints are taken between
+steps of Adam, or after L-BFGS: L-BFGS keeps its curvature pairs only for the length of one
+:meth:`Trainer.train_lbfgs` call, so a checkpoint requested while it runs (from a callback)
+raises ValueError; a run killed during L-BFGS resumes from the last checkpoint before it.
 
 Compiled functions are built at the first step and reused. When a loss term changes in a way the
 compiled graph cannot see -- typically its point set changes shape (residual-based adaptive
@@ -62,11 +77,9 @@ Example::
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import sys
-import tempfile
 import time
 import warnings
 from typing import Callable, Dict, Optional, Sequence
@@ -81,8 +94,8 @@ __all__ = ["Trainer", "GradNormBalance", "constant", "step_decay", "exponential_
 
 _NP = {ms.float32: np.float32, ms.float64: np.float64}
 _RESERVED = ("iteration", "total", "lr", "phase")
-_FORMAT = "fusionsci.trainer/2"
-_FORMATS_READ = ("fusionsci.trainer/1", _FORMAT)
+_FORMAT = "fusionsci.trainer/3"
+_FORMATS_READ = ("fusionsci.trainer/1", "fusionsci.trainer/2", _FORMAT)
 # --------------------------------------------------------------------------- schedules
 # A schedule is any function ``step -> learning rate`` of the 0-based Adam step.
 
@@ -296,6 +309,16 @@ class Trainer:
             (fixed-data terms only: ``batch_inputs=0``).
         weight_decay: decoupled (AdamW) weight decay ``lambda >= 0`` (module docstring).
         batch_inputs: number of mini-batch tensors each term takes (0: terms hold their data).
+        grad_reducer: ``None`` (one process) or a :class:`fusionsci.distributed.GradientReducer`
+            (data parallelism under msrun): inside the compiled Adam step the gradients and the
+            loss values are replaced by their means over the ranks, so every rank takes the same
+            step and logs the same (global) losses; :meth:`losses` reports global means too.
+            Not combinable with ``adaptive`` (per-rank gradient norms would differ). Adam only:
+            :meth:`train_lbfgs` does not use the reducer (each rank would minimise its own
+            shard), so do not call it with more than one rank (``pinn.Model.train`` refuses).
+        on_divergence: ``"raise"`` (default), ``"rollback"`` or a
+            :class:`fusionsci.reliability.Rollback`: what a non-finite loss in Adam does (module
+            docstring).
 
     Attributes: ``iteration`` (optimisation steps so far, Adam + L-BFGS), ``adam_step`` (Adam
     steps: drives the schedule, bias correction and adaptive updates), ``weights`` (the current
@@ -308,7 +331,8 @@ class Trainer:
     def __init__(self, net: nn.Cell, terms: Dict[str, object], weights: Optional[Dict[str, float]] = None,
                  lr=1e-3, betas=(0.9, 0.999), eps=1e-8, callbacks: Sequence[Callable] = (), jit: bool = True,
                  verbose: bool = True, adaptive: Optional[GradNormBalance] = None, weight_decay: float = 0.0,
-                 batch_inputs: int = 0):
+                 batch_inputs: int = 0, on_divergence="raise", grad_reducer=None):
+        from ..reliability import divergence_policy
         if not isinstance(net, nn.Cell):
             raise TypeError(f"Trainer: net must be a mindspore.nn.Cell, got {type(net).__name__}")
         if not isinstance(terms, dict) or not terms:
@@ -347,6 +371,13 @@ class Trainer:
                 or not math.isfinite(weight_decay) or weight_decay < 0:
             raise ValueError(f"Trainer: weight_decay={weight_decay!r} must be a finite number >= 0")
         self.weight_decay = float(weight_decay)
+        if grad_reducer is not None and not callable(getattr(grad_reducer, "reduce", None)):
+            raise TypeError(f"Trainer: grad_reducer must be None or a fusionsci.distributed.GradientReducer, got "
+                            f"{type(grad_reducer).__name__}")
+        if grad_reducer is not None and adaptive is not None and getattr(grad_reducer, "size", 1) > 1:
+            raise ValueError("Trainer: adaptive loss weights are not data-parallel (each rank would balance its "
+                             "own gradient norms); use fixed weights with grad_reducer")
+        self.grad_reducer = grad_reducer
         if isinstance(batch_inputs, bool) or not isinstance(batch_inputs, (int, np.integer)) or batch_inputs < 0:
             raise ValueError(f"Trainer: batch_inputs={batch_inputs!r} must be an integer >= 0")
         self.batch_inputs = int(batch_inputs)
@@ -370,7 +401,15 @@ class Trainer:
                    for p in self.params]
         self._v = [ms.Parameter(ops.zeros(p.shape, self.dtype), name="adam_v." + p.name, requires_grad=False)
                    for p in self.params]
-        self._good = None
+        # the last good state (start of the last clean Adam step: parameters, then m, then v, flattened
+        # into one vector), written inside the step: one concat, one select, one assign per step
+        self._sizes = [int(np.prod(p.shape)) for p in self.params]
+        self._bk = ms.Parameter(ops.zeros((3 * sum(self._sizes),), self.dtype), name="trainer.backup",
+                                requires_grad=False)
+        self.divergence = divergence_policy(on_divergence)
+        self.lr_scale = 1.0
+        self.rollbacks = []
+        self._in_lbfgs = False
         self.rebuild()
 
     def _empty_history(self) -> dict:
@@ -465,9 +504,30 @@ class Trainer:
         eps = self._tensor(self.eps)
         decay = self.weight_decay > 0
         one, wd = self._tensor(1.0), self._tensor(self.weight_decay)
+        bk = self._bk
+        zero = self._tensor(0.0)
+
+        def flat_state():
+            parts = []
+            for group in (params, ms_, vs):
+                for i in range(len(params)):
+                    parts.append(group[i].reshape(-1))
+            return ops.concat(parts)
+
+        reduce = self.grad_reducer.reduce if self.grad_reducer is not None else None
 
         def adam_step(lr, bc1, bc2, *batch):
             (total, stacked), grads = grad_fn(*batch)
+            if reduce is not None:                     # data parallel: means over the ranks
+                both = reduce(tuple(grads) + (total.reshape(1), stacked))
+                grads, total, stacked = both[:-2], both[-2].reshape(()), both[-1]
+            # guard: keep the start of this step as the last good state if loss and gradient are finite
+            # (a NaN or Inf anywhere in a gradient makes its sum, times 0, a NaN)
+            probe = total
+            for i in range(len(params)):
+                probe = probe + zero * grads[i].sum()
+            ok = ops.isfinite(probe)
+            ops.assign(bk, ops.where(ok, flat_state(), bk))
             for i in range(len(params)):
                 g = grads[i]
                 m = b1 * ms_[i] + c1 * g
@@ -476,11 +536,22 @@ class Trainer:
                 ops.assign(vs[i], v)
                 p = params[i] * (one - lr * wd) if decay else params[i]
                 ops.assign(params[i], p - lr * (m * bc1) / (ops.sqrt(v * bc2) + eps))
-            return ops.concat([total.reshape(1), stacked])
+            return ops.concat([total.reshape(1), stacked, ok.astype(total.dtype).reshape(1)])
+
+        def backup():
+            ops.assign(bk, flat_state())
+            return ops.zeros((), ms.int32)
 
         self._step_fn = ms.jit(adam_step) if self.jit else adam_step
+        self._backup_fn = ms.jit(backup) if self.jit else backup
         self._loss_fn = total_loss
-        self._eval_fn = ms.jit(weighted_losses) if self.jit else weighted_losses
+        def global_losses(*batch):
+            total, stacked = weighted_losses(*batch)
+            both = reduce((total.reshape(1), stacked))
+            return both[0].reshape(()), both[1]
+
+        evaluate = weighted_losses if reduce is None else global_losses
+        self._eval_fn = ms.jit(evaluate) if self.jit else evaluate
 
     def _build_norms(self):
         if self._step_fn is None:
@@ -551,13 +622,6 @@ class Trainer:
 
     # ----------------------------------------------------------------- state copies
 
-    def _snapshot(self) -> dict:
-        return {"params": [p.asnumpy().copy() for p in self.params],
-                "m": [m.asnumpy().copy() for m in self._m],
-                "v": [v.asnumpy().copy() for v in self._v],
-                "weights": self._wvals.copy(),
-                "iteration": self.iteration, "adam_step": self.adam_step}
-
     def _restore(self, snap: dict) -> None:
         for group, key in ((self.params, "params"), (self._m, "m"), (self._v, "v")):
             for p, arr in zip(group, snap[key]):
@@ -609,7 +673,10 @@ class Trainer:
         then the mean over the steps since the previous log point (an epoch's training loss when
         ``log_every`` is the number of batches per epoch).
 
-        Returns ``self.history``. Raises :class:`DivergenceError` on a non-finite total loss."""
+        Returns ``self.history``. A non-finite loss or gradient raises :class:`DivergenceError`
+        (naming the step and term) with the last good state restored, or, under a rollback
+        policy, restores it, lowers the learning rate and goes on (module docstring). After a
+        rollback in batch mode the batches of the steps rolled back are fed again."""
         if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) or iterations < 0:
             raise ValueError(f"train_adam: iterations={iterations!r} must be an integer >= 0")
         if isinstance(log_every, bool) or not isinstance(log_every, (int, np.integer)) or log_every < 1:
@@ -621,44 +688,96 @@ class Trainer:
         if self._step_fn is None:
             self._build()
         b1, b2 = self.betas
-        self._good = self._snapshot()
+        self._backup_fn()                             # the last good state starts as the current one
+        good = self._host_state()
         t0 = time.perf_counter()
-        block, lr = [], float("nan")
-        for k in range(int(iterations)):
+        block, lr = [], float("nan")                  # block: (step, values) since the last log point
+        flushed, flushed_at = [], None                # the block logged last and its history iteration
+        replay, good_batch = [], ()
+        n = len(self.names)
+        done = 0
+        while done < iterations:
             batch = ()
             if batch_iter is not None:
-                batch = next(batch_iter, None)
+                batch = replay.pop(0) if replay else next(batch_iter, None)
                 if batch is None:                     # exhausted: log what is left
                     if block:
-                        losses = self._record("adam", lr, np.mean(block, axis=0))
-                        self._good = self._snapshot()
-                        self._print("adam", k, k, losses, t0)
+                        losses = self._record("adam", lr, np.mean([v for _, v in block], axis=0))
+                        self._print("adam", done, done, losses, t0)
                     break
                 batch = tuple(batch)
                 self._check_batch(batch, "train_adam")
+            start = self._host_state()
             if self.adaptive is not None and self.adam_step % self.adaptive.every == 0:
                 self._adapt()
             t = self.adam_step + 1
-            lr = float(self.schedule(self.adam_step))
-            vals = self._step_fn(self._tensor(lr), self._tensor(1.0 / (1.0 - b1 ** t)),
-                                 self._tensor(1.0 / (1.0 - b2 ** t)), *batch).asnumpy().astype(np.float64)
-            if not np.isfinite(vals[0]):
-                bad = [n for n, v in zip(self.names, vals[1:]) if not np.isfinite(v)]
-                what = f"loss term '{bad[0]}'" if bad else "weighted total loss"
+            lr = float(self.schedule(self.adam_step)) * self.lr_scale
+            out = self._step_fn(self._tensor(lr), self._tensor(1.0 / (1.0 - b1 ** t)),
+                                self._tensor(1.0 / (1.0 - b2 ** t)), *batch).asnumpy().astype(np.float64)
+            vals, clean = out[:n + 1], bool(out[n + 1] == 1.0)
+            if not clean:
                 step = self.iteration
-                self._restore(self._good)
-                raise DivergenceError(step, what, last_good=self._good["iteration"])
+                bad = [nm for nm, v in zip(self.names, vals[1:]) if not np.isfinite(v)]
+                what = f"loss term '{bad[0]}'" if bad else \
+                    ("weighted total loss" if not np.isfinite(vals[0]) else "gradient of the weighted total loss")
+                back = self._roll_back(good)
+                if flushed_at is not None and flushed_at > good["iteration"]:
+                    block = [e for e in flushed if e[0] < good["iteration"]]
+                    flushed_at = None
+                else:
+                    block = [e for e in block if e[0] < good["iteration"]]
+                done -= back
+                if batch_iter is not None:
+                    replay = ([good_batch] if back else []) + [batch] + replay
+                self._divergence(step, what, lr, good["iteration"])
+                good = self._host_state()
+                continue
+            good, good_batch = start, batch
+            block.append((self.iteration, vals))
             self.iteration += 1
             self.adam_step += 1
-            if batch_iter is not None:
-                block.append(vals)
-            if (k + 1) % log_every == 0 or k + 1 == iterations:
-                if block:
-                    vals, block = np.mean(block, axis=0), []
-                losses = self._record("adam", lr, vals)
-                self._good = self._snapshot()
-                self._print("adam", k + 1, iterations, losses, t0)
+            done += 1
+            if done % log_every == 0 or done == iterations:
+                logged = np.mean([v for _, v in block], axis=0) if batch_iter is not None else vals
+                losses = self._record("adam", lr, logged)
+                flushed, flushed_at, block = block, self.iteration, []
+                self._print("adam", done, iterations, losses, t0)
         return self.history
+
+    # ----------------------------------------------------------------- divergence
+
+    def _host_state(self) -> dict:
+        return {"iteration": self.iteration, "adam_step": self.adam_step, "weights": self._wvals.copy()}
+
+    def _roll_back(self, good: dict) -> int:
+        """Put back the last good state (device backups + ``good`` counters and weights) and drop
+        log entries after it; returns the number of steps undone (0 or 1)."""
+        back = self.iteration - int(good["iteration"])
+        flat = self._bk.asnumpy()
+        cuts = np.cumsum([0] + self._sizes * 3)
+        pieces = [flat[a:b].reshape(tuple(p.shape)) for (a, b), p in zip(zip(cuts[:-1], cuts[1:]), self.params * 3)]
+        n = len(self.params)
+        snap = {"params": pieces[:n], "m": pieces[n:2 * n], "v": pieces[2 * n:], "weights": good["weights"],
+                "iteration": good["iteration"], "adam_step": good["adam_step"]}
+        self._restore(snap)
+        h = self.history
+        keep = sum(1 for it in h["iteration"] if it <= good["iteration"])
+        for k in h:
+            del h[k][keep:]
+        return back
+
+    def _divergence(self, step: int, what: str, lr: float, restored: int) -> None:
+        """Raise, or (rollback policy, retries left) lower the learning rate and record it."""
+        policy = self.divergence
+        if policy is None or len(self.rollbacks) >= policy.max_retries:
+            tried = "" if policy is None else f" (after {len(self.rollbacks)} rollbacks, the most allowed)"
+            raise DivergenceError(step, what + tried, last_good=restored)
+        self.lr_scale *= policy.factor
+        self.rollbacks.append({"step": int(step), "what": what, "restored_iteration": int(restored),
+                               "lr": float(lr), "lr_scale": self.lr_scale})
+        warnings.warn(f"Trainer: non-finite values in {what} at step {step}; rolled back to iteration {restored} "
+                      f"and lowered the learning rate by {policy.factor} (scale now {self.lr_scale:.3g}; rollback "
+                      f"{len(self.rollbacks)} of {policy.max_retries})", RuntimeWarning, stacklevel=3)
 
     # ----------------------------------------------------------------- L-BFGS
 
@@ -685,8 +804,12 @@ class Trainer:
 
         # the callback's per-term evaluation reads the Parameters, which hold the last trial
         # point rather than x; only the final state is authoritative.
-        info = opt.minimize_cell(self._loss_fn, self.params, callback=on_iteration if self.verbose or
-                                 self.callbacks else None, jit=self.jit)
+        self._in_lbfgs = True
+        try:
+            info = opt.minimize_cell(self._loss_fn, self.params, callback=on_iteration if self.verbose or
+                                     self.callbacks else None, jit=self.jit)
+        finally:
+            self._in_lbfgs = False
         self.iteration = start + int(info.iterations)
         vals = self._current_values()
         if not np.isfinite(vals[0]):
@@ -702,85 +825,78 @@ class Trainer:
 
     # ----------------------------------------------------------------- checkpoints
 
-    def save_checkpoint(self, path, extra: Optional[dict] = None) -> None:
-        """Write parameters, Adam moments, loss weights, counters and history to ``path`` (an
-        ``.npz``, format ``fusionsci.trainer/2``) atomically: a temporary file in the same folder,
-        flushed and fsynced, then ``os.replace``. ``extra``: a JSON-serialisable dict stored with
-        them (a caller's own state, e.g. an epoch history), returned by :meth:`load_checkpoint`."""
-        path = os.fspath(path)
-        arrays = {}
+    def save_checkpoint(self, path, extra: Optional[dict] = None, arrays: Optional[dict] = None) -> None:
+        """Write parameters, Adam moments, loss weights, counters, learning-rate scale, rollback
+        record and history to ``path`` (an ``.npz``, format ``fusionsci.trainer/3``, with a sha256
+        over everything) atomically: a temporary file in the same folder, flushed and fsynced, then
+        ``os.replace`` (:func:`fusionsci.io.atomic.write_checked`). ``extra``: a JSON-serialisable
+        dict stored with them (a caller's own state, e.g. an epoch history), returned by
+        :meth:`load_checkpoint`; ``arrays``: ``{name: ndarray}`` stored too (e.g. collocation
+        points), returned by ``load_checkpoint(path, arrays=True)``.
+
+        Raises ValueError while :meth:`train_lbfgs` runs (its curvature pairs are not kept)."""
+        from ..io.atomic import write_checked
+        if self._in_lbfgs:
+            raise ValueError("save_checkpoint: not supported during L-BFGS (its curvature history is not "
+                             "checkpointed); save before or after train_lbfgs")
+        out = {}
         for i, p in enumerate(self.params):
-            arrays[f"param_{i}"] = p.asnumpy()
-            arrays[f"adam_m_{i}"] = self._m[i].asnumpy()
-            arrays[f"adam_v_{i}"] = self._v[i].asnumpy()
-        arrays["loss_weights"] = self._wvals.copy()
+            out[f"param_{i}"] = p.asnumpy()
+            out[f"adam_m_{i}"] = self._m[i].asnumpy()
+            out[f"adam_v_{i}"] = self._v[i].asnumpy()
+        out["loss_weights"] = self._wvals.copy()
+        for k, a in dict(arrays or {}).items():
+            out["extra_" + str(k)] = np.asarray(a)
         meta = {"format": _FORMAT, "iteration": self.iteration, "adam_step": self.adam_step,
                 "names": [p.name for p in self.params], "terms": list(self.names), "weights": self.weights,
                 "adaptive": repr(self.adaptive), "weight_decay": self.weight_decay, "dtype": str(self.dtype),
-                "history": self.history, "extra": extra}
-        arrays["meta"] = np.array(json.dumps(meta))
-        folder = os.path.dirname(os.path.abspath(path))
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".ckpt-", suffix=".tmp", dir=folder)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-        try:                                   # make the rename durable too (POSIX)
-            dfd = os.open(folder, os.O_RDONLY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
-        except OSError:
-            pass
+                "lr_scale": self.lr_scale, "rollbacks": self.rollbacks, "history": self.history, "extra": extra}
+        write_checked(path, out, meta)
 
-    def load_checkpoint(self, path) -> Optional[dict]:
+    def load_checkpoint(self, path, arrays: bool = False):
         """Restore what :meth:`save_checkpoint` wrote, loss weights included; returns its
-        ``extra`` dict (``None`` if none was stored). (Call
-        :meth:`set_weights` afterwards to train on with other ones). Reads formats
-        ``fusionsci.trainer/1`` (weights from its metadata) and ``/2``. Raises ValueError when
-        the file is not a trainer checkpoint or its parameter names/shapes or terms differ from
-        this trainer's."""
-        with np.load(os.fspath(path), allow_pickle=False) as z:
-            if "meta" not in z.files:
-                raise ValueError(f"load_checkpoint: {path!r} is not a trainer checkpoint (no metadata)")
-            meta = json.loads(str(z["meta"]))
-            fmt = meta.get("format")
-            if fmt not in _FORMATS_READ:
-                raise ValueError(f"load_checkpoint: {path!r} is not a trainer checkpoint this version reads "
-                                 f"(format {fmt!r}; readable: {list(_FORMATS_READ)})")
-            names = [p.name for p in self.params]
-            if meta["names"] != names:
-                raise ValueError(f"load_checkpoint: parameters {meta['names']} in {path!r} differ from the "
-                                 f"network's {names}")
-            if meta["terms"] != list(self.names):
-                raise ValueError(f"load_checkpoint: loss terms {meta['terms']} in {path!r} differ from {list(self.names)}")
-            snap = {"params": [], "m": [], "v": [], "iteration": meta["iteration"], "adam_step": meta["adam_step"]}
-            for i, p in enumerate(self.params):
-                for key, prefix in (("params", "param"), ("m", "adam_m"), ("v", "adam_v")):
-                    arr = z[f"{prefix}_{i}"]
-                    if tuple(arr.shape) != tuple(p.shape):
-                        raise ValueError(f"load_checkpoint: {prefix} of {p.name} has shape {arr.shape}, "
-                                         f"expected {tuple(p.shape)}")
-                    snap[key].append(arr)
-            if fmt == _FORMAT:
-                w = np.asarray(z["loss_weights"], dtype=np.float64)
-                if w.shape != (len(self.names),):
-                    raise ValueError(f"load_checkpoint: loss_weights in {path!r} have shape {w.shape}, "
-                                     f"expected ({len(self.names)},)")
-            else:
-                w = np.array([float(meta["weights"][n]) for n in self.names])
+        ``extra`` dict (``None`` if none was stored), or ``(extra, arrays)`` with ``arrays=True``.
+        (Call :meth:`set_weights` afterwards to train on with other ones). Reads formats
+        ``fusionsci.trainer/1`` (weights from its metadata), ``/2`` and ``/3`` (checksum verified).
+        Raises :class:`fusionsci.io.atomic.CheckpointError` (a ValueError) naming the file when it
+        is missing, truncated or corrupt, and ValueError when it is not a trainer checkpoint or its
+        parameter names/shapes or terms differ from this trainer's. Nothing is changed on error."""
+        from ..io.atomic import read_checked
+        meta, z, _ = read_checked(path, kind="trainer", unchecked_formats=_FORMATS_READ[:2])
+        fmt = meta.get("format")
+        if fmt not in _FORMATS_READ:
+            raise ValueError(f"load_checkpoint: {os.fspath(path)!r} is not a trainer checkpoint this version reads "
+                             f"(format {fmt!r}; readable: {list(_FORMATS_READ)})")
+        names = [p.name for p in self.params]
+        if meta["names"] != names:
+            raise ValueError(f"load_checkpoint: parameters {meta['names']} in {os.fspath(path)!r} differ from the "
+                             f"network's {names}")
+        if meta["terms"] != list(self.names):
+            raise ValueError(f"load_checkpoint: loss terms {meta['terms']} in {os.fspath(path)!r} differ from "
+                             f"{list(self.names)}")
+        snap = {"params": [], "m": [], "v": [], "iteration": meta["iteration"], "adam_step": meta["adam_step"]}
+        for i, p in enumerate(self.params):
+            for key, prefix in (("params", "param"), ("m", "adam_m"), ("v", "adam_v")):
+                arr = z.get(f"{prefix}_{i}")
+                if arr is None or tuple(arr.shape) != tuple(p.shape):
+                    raise ValueError(f"load_checkpoint: {prefix} of {p.name} in {os.fspath(path)!r} has shape "
+                                     f"{None if arr is None else arr.shape}, expected {tuple(p.shape)}")
+                snap[key].append(arr)
+        if "loss_weights" in z:
+            w = np.asarray(z["loss_weights"], dtype=np.float64)
+            if w.shape != (len(self.names),):
+                raise ValueError(f"load_checkpoint: loss_weights in {os.fspath(path)!r} have shape {w.shape}, "
+                                 f"expected ({len(self.names)},)")
+        else:                                            # format 1: weights in the metadata only
+            w = np.array([float(meta["weights"][n]) for n in self.names])
         snap["weights"] = w
         history = {k: list(v) for k, v in meta["history"].items()}
         for n, wn in zip(self.names, w):                 # format 1 kept no weight history
             history.setdefault("w_" + n, [float(wn)] * len(history["iteration"]))
         self._restore(snap)
         self.history = history
+        self.lr_scale = float(meta.get("lr_scale", 1.0))
+        self.rollbacks = list(meta.get("rollbacks", []))
+        if arrays:
+            return meta.get("extra"), {k[len("extra_"):]: v for k, v in z.items() if k.startswith("extra_")}
         return meta.get("extra")

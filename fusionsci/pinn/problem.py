@@ -34,12 +34,21 @@ Training strategies (all optional, all measured in the tests):
   ``L_1, ..., L_M``; the PDE loss becomes ``(1/M) sum_i w_i L_i`` with
   ``w_i = exp(-eps sum_{j<i} L_j)`` held constant in the gradient (stop-gradient), so later
   times only count once earlier times are resolved.
+* **Data parallelism** -- ``distributed=True`` (or ``None`` after
+  :func:`fusionsci.distributed.enable`), under msrun: every rank draws the same global domain
+  points (same seed) and keeps its equal shard of them (:func:`fusionsci.distributed.shard`);
+  condition points are not sharded (every rank evaluates them; the mean of equal values is that
+  value). Gradients and logged losses are averaged over the ranks inside the compiled Adam step,
+  which makes the run the one-process run on the global point set up to rounding (the math is
+  in :mod:`fusionsci.distributed`). Adam only: L-BFGS, causal weighting and adaptive weights are
+  refused with more than one rank.
 * Fixed or adaptive loss weights and learning-rate schedules come from
   :class:`~fusionsci.pinn.Trainer` (``weights=``, ``lr=``, ``trainer_options=``).
 """
 from __future__ import annotations
 
 import math
+import os
 import sys
 from typing import Callable, Dict, Iterable, Optional, Sequence
 
@@ -50,6 +59,7 @@ from mindspore import Parameter, Tensor, nn, ops
 from .. import runtime
 from ..domain.geometry import Geometry, SpaceTime
 from ..domain.sampling import check_count, check_method, check_seed, child_seeds
+from ..distributed import shard
 from ..equations.base import Equation
 from .conditions import Condition
 from .derivatives import Derivatives
@@ -355,6 +365,7 @@ class _PDETerm:
         self.positive = tuple(model.unknowns_spec[k].positive for k in self.unknown_names)
         self.dtype = model.dtype
         self.causal = model.causal
+        self.rank, self.size = model.rank, model.world_size
         if self.causal is not None:
             self.eps = Tensor(np.asarray(self.causal.eps, _np_dtype(self.dtype)), self.dtype)
         self.source_fields = ()
@@ -370,6 +381,7 @@ class _PDETerm:
                                  f"bins={self.causal.bins}")
             pts = pts[np.argsort(pts[:, -1], kind="stable")]
         npd = _np_dtype(self.dtype)
+        glob, pts = pts, pts[shard(len(pts), self.rank, self.size)]   # this rank's equal share
         src = source_at(self.equation, pts, self.dtype) if self.equation is not None else None
         resized = self.x is None or tuple(self.x.shape) != (len(pts), pts.shape[1])
         if resized:
@@ -381,7 +393,7 @@ class _PDETerm:
             ops.assign(self.x, Tensor(pts.astype(npd), self.dtype))
             for f in self.source_fields:
                 ops.assign(getattr(self, "src_" + f), src[f])
-        self.points = pts
+        self.points = glob
         return resized
 
     # -- graph-side ----------------------------------------------------------------------------
@@ -449,6 +461,9 @@ class Model:
         trainer_options: more keyword arguments for :class:`~fusionsci.pinn.Trainer`
             (e.g. ``adaptive=...``, ``betas=...``).
         verbose: progress lines on stderr.
+        distributed: shard the domain points over the msrun ranks and average gradients
+            (module docstring); ``None`` follows :func:`fusionsci.distributed.enabled`. In a plain
+            process it is one rank holding every point: the same script runs both ways.
 
     Attributes: ``trainer``, ``history`` (the trainer's history plus one list per unknown),
     ``unknowns`` (current values, a dict of floats).
@@ -457,7 +472,9 @@ class Model:
     def __init__(self, problem: Problem, net: nn.Cell, unknowns: Optional[Dict[str, Unknown]] = None,
                  weights: Optional[dict] = None, lr=1e-3, resample: Optional[Resample] = None,
                  rar: Optional[RAR] = None, causal: Optional[Causal] = None, callbacks: Sequence[Callable] = (),
-                 trainer_options: Optional[dict] = None, verbose: bool = True):
+                 trainer_options: Optional[dict] = None, verbose: bool = True,
+                 distributed: Optional[bool] = None):
+        from .. import distributed as dist
         from ..optim.trainer import Trainer
         if not isinstance(problem, Problem):
             raise TypeError(f"Model: problem must be a fusionsci.pinn.Problem, got {problem!r}")
@@ -482,7 +499,14 @@ class Model:
             raise ValueError(f"Model: RAR n_add={rar.n_add} must be a multiple of Causal bins={causal.bins}")
         self.resample, self.rar, self.causal = resample, rar, causal
         self.verbose = bool(verbose)
+        self.distributed = dist.resolve(distributed)
+        self.rank, self.world_size = dist.init() if self.distributed else (0, 1)
+        if self.world_size > 1 and causal is not None:
+            raise ValueError("Model: causal weighting is not data-parallel (its weights depend on per-bin means "
+                             "of all points); use distributed=False")
         self.cell = _Trainable(net, unknowns, self.dtype)
+        if self.distributed:
+            dist.broadcast_parameters(self.cell.trainable_params())
         self.pde_term = _PDETerm(self)
         terms = {"pde": self.pde_term}
         for name, cond in problem.conditions.items():
@@ -494,9 +518,14 @@ class Model:
         self._history_unknowns = {k: [] for k in unknowns}
         self._history_unknowns["iteration"] = []
         callbacks = [self._record_unknowns] + list(callbacks)
+        options = dict(trainer_options or {})
+        if self.distributed:
+            options.setdefault("grad_reducer", dist.GradientReducer(self.dtype, self.world_size))
         self.trainer = Trainer(self.cell, terms, weights=weights, lr=lr, callbacks=callbacks, verbose=verbose,
-                               **dict(trainer_options or {}))
+                               **options)
         self._seed_stream = 0
+        self._adapted_at = 0          # the Adam step of the last resampling / refinement
+        self._lbfgs_done = False
         self._eval_fns = {}
 
     # ----------------------------------------------------------------- checks
@@ -528,7 +557,11 @@ class Model:
         if not self.unknowns_spec:
             return
         vals = self.unknowns
-        self._history_unknowns["iteration"].append(iteration)
+        h = self._history_unknowns
+        keep = sum(1 for it in h["iteration"] if it < iteration)     # entries undone by a rollback
+        for k in h:
+            del h[k][keep:]
+        h["iteration"].append(iteration)
         for k, v in vals.items():
             self._history_unknowns[k].append(v)
         if self.verbose:
@@ -545,28 +578,73 @@ class Model:
 
     # ----------------------------------------------------------------- training
 
-    def train(self, adam: int = 1000, lbfgs: int = 0, log_every: Optional[int] = None, **lbfgs_options) -> dict:
+    def train(self, adam: int = 1000, lbfgs: int = 0, log_every: Optional[int] = None, *, checkpoint=None,
+              checkpoint_every: Optional[int] = None, resume: bool = False, **lbfgs_options) -> dict:
         """``adam`` Adam steps (with resampling / refinement between blocks when configured), then
-        up to ``lbfgs`` L-BFGS iterations on the final point set. Returns :attr:`history`."""
+        up to ``lbfgs`` L-BFGS iterations on the final point set. Returns :attr:`history`.
+
+        Points are resampled / refined before every Adam step whose index is a positive multiple
+        of ``every`` (once per such step, also across ``train`` calls). ``checkpoint``: a path
+        written with :meth:`save` (atomic, checksummed) every ``checkpoint_every`` Adam steps
+        (multiples of the Adam step count), at the end of Adam and after L-BFGS.
+        ``resume=True`` (needs ``checkpoint``): ``adam`` counts the Adam steps of the whole run,
+        from the model's first; if the checkpoint exists it is loaded first and training goes on
+        to ``adam`` steps (and the L-BFGS phase, unless it finished), so re-running the same call
+        after a crash reproduces the uninterrupted run bit for bit on CPU. A run killed during
+        L-BFGS restarts it from the checkpoint written at the end of Adam."""
         if isinstance(adam, bool) or not isinstance(adam, (int, np.integer)) or adam < 0:
             raise ValueError(f"train: adam={adam!r} must be an integer >= 0")
         if isinstance(lbfgs, bool) or not isinstance(lbfgs, (int, np.integer)) or lbfgs < 0:
             raise ValueError(f"train: lbfgs={lbfgs!r} must be an integer >= 0")
+        if lbfgs and self.world_size > 1:
+            raise ValueError(f"train: L-BFGS is not data-parallel (each of the {self.world_size} ranks would "
+                             f"minimise its own shard); use lbfgs=0 with distributed training")
+        if checkpoint_every is not None:
+            _check_every(checkpoint_every, "train(checkpoint_every)")
+            if checkpoint is None:
+                raise ValueError("train: checkpoint_every needs checkpoint=PATH")
+        if resume and checkpoint is None:
+            raise ValueError("train: resume=True needs checkpoint=PATH")
         log_every = int(log_every) if log_every else max(adam // 10, 1)
+        if resume:
+            if os.path.exists(os.fspath(checkpoint)):
+                self.load(checkpoint)
+            target = int(adam)
+            if self.trainer.adam_step > target:
+                raise ValueError(f"train: the checkpoint {os.fspath(checkpoint)!r} is at Adam step "
+                                 f"{self.trainer.adam_step}, past adam={adam}")
+        else:
+            target = self.trainer.adam_step + int(adam)
+            self._lbfgs_done = False
         periods = [s.every for s in (self.resample, self.rar) if s is not None]
-        done = 0
-        while done < adam:
-            block = adam - done
+        if checkpoint_every is not None:
+            periods.append(int(checkpoint_every))
+        while self.trainer.adam_step < target:
+            self._adapt_points_if_due()
+            k = self.trainer.adam_step
+            block = target - k
             for every in periods:
-                k = self.trainer.adam_step
                 block = min(block, every - k % every)
             self.trainer.train_adam(block, log_every=min(log_every, block))
-            done += block
-            if done < adam:
-                self._adapt_points()
-        if lbfgs:
+            k = self.trainer.adam_step
+            if checkpoint is not None and (k == target or (checkpoint_every and k % checkpoint_every == 0)):
+                self._save_checkpoint(checkpoint)
+        if lbfgs and not self._lbfgs_done:
             self.trainer.train_lbfgs(lbfgs, log_every=max(lbfgs // 10, 1), **lbfgs_options)
+            self._lbfgs_done = True
+            if checkpoint is not None:
+                self._save_checkpoint(checkpoint)
         return self.history
+
+    def _save_checkpoint(self, path):
+        if getattr(self, "rank", 0) == 0:             # data parallel: one writer, every rank resumes
+            self.save(path)
+
+    def _adapt_points_if_due(self):
+        k = self.trainer.adam_step
+        due = any(s is not None and k % s.every == 0 for s in (self.resample, self.rar))
+        if k > 0 and due and self._adapted_at != k:
+            self._adapt_points()
 
     def _next_seed(self):
         self._seed_stream += 1
@@ -574,6 +652,7 @@ class Model:
 
     def _adapt_points(self):
         k = self.trainer.adam_step
+        self._adapted_at = k
         pts = self.pde_term.points
         changed = False
         if self.resample is not None and k % self.resample.every == 0:
@@ -665,12 +744,40 @@ class Model:
     # ----------------------------------------------------------------- checkpoints
 
     def save(self, path) -> None:
-        """Checkpoint the weights, unknowns and optimizer state (see ``Trainer.save_checkpoint``)."""
-        self.trainer.save_checkpoint(path)
+        """Checkpoint everything a resumed training needs to continue exactly: the trainer's
+        state (weights, unknowns, Adam moments, loss weights, counters, history; see
+        ``Trainer.save_checkpoint``), the current domain points, the sampler's seed counter (and
+        the state of the problem's ``numpy`` Generator when its seed is one), the step of the last
+        resampling / refinement, the unknowns' history and whether L-BFGS finished. One ``.npz``,
+        written atomically with a sha256 over its contents. With ``distributed`` training only
+        rank 0 writes (every rank holds the same state)."""
+        if self.rank != 0:
+            return
+        seed = self.problem.seed
+        pinn = {"seed_stream": self._seed_stream, "adapted_at": self._adapted_at, "lbfgs_done": self._lbfgs_done,
+                "history_unknowns": self._history_unknowns,
+                "generator": seed.bit_generator.state if isinstance(seed, np.random.Generator) else None}
+        self.trainer.save_checkpoint(path, extra={"pinn": pinn}, arrays={"domain_points": self.pde_term.points})
 
     def load(self, path) -> None:
-        """Restore :meth:`save`'s checkpoint (same network, unknowns and terms)."""
-        self.trainer.load_checkpoint(path)
+        """Restore :meth:`save`'s checkpoint (same network, unknowns and terms); the domain points
+        and sampler state too when the file holds them (checkpoints of this version)."""
+        extra, arrays = self.trainer.load_checkpoint(path, arrays=True)
+        pinn = (extra or {}).get("pinn")
+        if pinn is None:
+            return
+        pts = np.asarray(arrays["domain_points"], dtype=np.float64)
+        if pts.ndim != 2 or pts.shape[1] != self.problem.n_inputs:
+            raise ValueError(f"load: domain points in {path!r} have shape {pts.shape}, expected (n, "
+                             f"{self.problem.n_inputs})")
+        if self.pde_term.set_points(pts):
+            self.trainer.rebuild()
+        self._seed_stream = int(pinn["seed_stream"])
+        self._adapted_at = int(pinn["adapted_at"])
+        self._lbfgs_done = bool(pinn["lbfgs_done"])
+        self._history_unknowns = {k: list(v) for k, v in pinn["history_unknowns"].items()}
+        if pinn.get("generator") is not None and isinstance(self.problem.seed, np.random.Generator):
+            self.problem.seed.bit_generator.state = pinn["generator"]
 
     def __repr__(self):
         return (f"Model({self.problem!r}, net={type(self.net).__name__}, dtype={self.dtype}, "
