@@ -1,7 +1,7 @@
 # fusionsci: fresh-machine set-up and the usual tasks.
 #
 #   make demo        create .venv if needed, install fusionsci[plots], run the Burgers demo
-#   make test        create .venv if needed, install fusionsci[test], run the test suite
+#   make test        create .venv if needed, install fusionsci[test], run the test suite (2 processes)
 #   make test-slow   the long accuracy runs (pytest -m slow)
 #   make bench       the solver benchmark (quick)
 #   make clean       remove build and run outputs (keeps .venv; `make distclean` removes it too)
@@ -33,8 +33,12 @@ $(VENV)/.installed-%: pyproject.toml | $(PY)
 demo: $(VENV)/.installed-plots
 	$(PY) -m fusionsci demo
 
+# the suite in TEST_WORKERS processes (pytest-xdist), grouped by module so that module fixtures
+# are built once; TEST_WORKERS=0 runs it in this process
+TEST_WORKERS ?= 2
+
 test: $(VENV)/.installed-test
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadscope
 
 test-slow: $(VENV)/.installed-test
 	$(PY) -m pytest -q -m slow
