@@ -82,12 +82,13 @@ import json
 import os
 import platform
 import resource
-import subprocess
 import sys
-import tempfile
 import time
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _child  # noqa: E402
 
 CASES = ("grad", "memory", "inverse", "fwi", "hybrid")
 GRAD_CASES = ("spectral", "fd-heat", "fv-weno", "darcy")
@@ -436,35 +437,12 @@ def _memory_child(cfg):
 
 
 def _memory_start(method, steps, n, chunk, dt):
-    cfg = json.dumps({"method": method, "steps": steps, "n": n, "chunk": chunk, "dt": dt})
-    env = dict(os.environ)
-    env.setdefault("GLOG_v", "3")
-    out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")     # no pipe to fill up
-    proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--memory-child", cfg],
-                            stdout=out, stderr=err, text=True, env=env)
-    return proc, out, err, time.perf_counter(), method, steps
+    spec = {"method": method, "steps": steps, "n": n, "chunk": chunk, "dt": dt}
+    return _child.start(__file__, "--memory-child", spec, f"memory child {method} T={steps}")
 
 
 def _memory_finish(job, timeout):
-    proc, out, err, t0, method, steps = job
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        raise RuntimeError(f"memory child {method} T={steps} ran past {timeout}s") from None
-    texts = []
-    for fh in (out, err):
-        fh.seek(0)
-        texts.append(fh.read())
-        fh.close()
-    for line in texts[0].splitlines():
-        if line.startswith("MEMORY_CHILD "):
-            res = json.loads(line[len("MEMORY_CHILD "):])
-            res["process_wall_s"] = time.perf_counter() - t0
-            return res
-    tail = (texts[1] or texts[0]).strip().splitlines()[-3:]
-    raise RuntimeError(f"memory child {method} T={steps} failed (rc {proc.returncode}): {' | '.join(tail)}")
+    return _child.finish(job, timeout, "MEMORY_CHILD")
 
 
 def run_memory(ck_steps, tape_steps, *, n=256, chunk=10, dt=1e-4, jobs=1, timeout=1800):

@@ -83,11 +83,13 @@ import platform
 import re
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _child  # noqa: E402
 
 CASES = ("longrun", "nan", "kill", "fuzz", "msrun")
 LONGRUN_KINDS = ("rollout", "rollout-loop", "train")
@@ -270,34 +272,11 @@ def _growth(res):
 
 
 def _child_start(spec):
-    env = dict(os.environ)
-    env.setdefault("GLOG_v", "3")
-    out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")     # no pipe to fill up
-    proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--longrun-child", json.dumps(spec)],
-                            stdout=out, stderr=err, text=True, env=env)
-    return proc, out, err, time.perf_counter(), spec
+    return _child.start(__file__, "--longrun-child", spec, f"longrun child {spec['kind']}")
 
 
 def _child_finish(job, timeout):
-    proc, out, err, t0, spec = job
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        raise RuntimeError(f"longrun child {spec['kind']} ran past {timeout}s") from None
-    texts = []
-    for fh in (out, err):
-        fh.seek(0)
-        texts.append(fh.read())
-        fh.close()
-    for line in texts[0].splitlines():
-        if line.startswith("LONGRUN_CHILD "):
-            res = json.loads(line[len("LONGRUN_CHILD "):])
-            res["process_wall_s"] = time.perf_counter() - t0
-            return res
-    tail = (texts[1] or texts[0]).strip().splitlines()[-3:]
-    raise RuntimeError(f"longrun child {spec['kind']} failed (rc {proc.returncode}): {' | '.join(tail)}")
+    return _child.finish(job, timeout, "LONGRUN_CHILD")
 
 
 def run_longrun(kinds, *, quick=False, jobs=1, trace=False, rollout_steps=None, train_steps=None,

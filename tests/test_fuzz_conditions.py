@@ -7,14 +7,13 @@ are bound to a small network to check that the residual has the advertised shape
 import math
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import given, strategies as st
 
 from fusionsci.domain import geometry as G
 from fusionsci.pinn import conditions as C
+from fuzz_support import attempt, fuzz_settings
 
-CLEAN = (ValueError, TypeError)
-FUZZ = settings(max_examples=50, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+FUZZ = fuzz_settings(50)
 
 FLOAT = st.one_of(st.floats(-2, 2), st.sampled_from([math.nan, math.inf, -math.inf, 1e308, 0.0]))
 JUNK = st.one_of(st.none(), st.booleans(), st.text(max_size=3), st.complex_numbers(max_magnitude=2),
@@ -41,14 +40,6 @@ def arrays(draw, max_rows=5, max_cols=3):
     if kind == "nan" and size:
         vals.flat[draw(st.integers(0, size - 1))] = np.nan
     return vals
-
-
-def attempt(fn, *args, **kw):
-    try:
-        return fn(*args, **kw)
-    except CLEAN as exc:
-        assert str(exc), f"{type(exc).__name__} without a message"
-        return None
 
 
 def check_condition(c):

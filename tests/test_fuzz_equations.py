@@ -9,15 +9,14 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import given, strategies as st
 
 from fusionsci.domain.grid import Grid
 from fusionsci.equations import EQUATIONS, get_equation
 from fusionsci.equations.base import _parameter_value
+from fuzz_support import CLEAN, attempt, fuzz_settings
 
-CLEAN = (ValueError, TypeError)
-FUZZ = settings(max_examples=60, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+FUZZ = fuzz_settings(60)
 
 EXTREME = st.sampled_from([0.0, -0.0, -1.0, 1e-320, 1e308, -1e308, math.inf, -math.inf, math.nan, 2.5, 4, -3])
 NUMPY_SCALAR = st.builds(lambda v, t: t(v), st.floats(-5, 5),
@@ -27,14 +26,6 @@ JUNK = st.one_of(st.none(), st.booleans(), st.text(max_size=3), st.complex_numbe
                  st.lists(st.floats(-1, 1), max_size=2), st.just({}), st.just(np.bool_(True)))
 VALUE = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10**30, 10**30), EXTREME,
                   NUMPY_SCALAR, NUMPY_INT, JUNK)
-
-
-def attempt(fn, *args, **kw):
-    try:
-        return fn(*args, **kw)
-    except CLEAN as exc:
-        assert str(exc), f"{type(exc).__name__} without a message"
-        return None
 
 
 @FUZZ

@@ -9,16 +9,14 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import given, strategies as st
 
 from fusionsci.domain import geometry as G
 from fusionsci.domain import sampling as S
+from fuzz_support import attempt, fuzz_settings
 
-CLEAN = (ValueError, TypeError)
-FUZZ = settings(max_examples=60, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-FUZZ_SLOW = settings(max_examples=600, deadline=None, derandomize=True,
-                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+FUZZ = fuzz_settings(60)
+FUZZ_SLOW = fuzz_settings(600)
 
 #: numbers a user might type, including the awkward ones
 EXTREME = st.sampled_from([0.0, -0.0, 1e-320, -1e-320, 1e-300, 1e154, 1e200, 1e308, -1e308, math.inf, -math.inf,
@@ -31,15 +29,6 @@ ANY = st.one_of(NUMBER, JUNK)
 METHOD = st.one_of(st.sampled_from(S.METHODS), st.sampled_from(["", "Sobol", None, 3]))
 COUNT = st.one_of(st.integers(-3, 24), st.sampled_from([0, 1.0, 2.5, True, None, "4", math.nan, math.inf]))
 SEED = st.one_of(st.integers(-3, 2**70), st.sampled_from([None, 1.5, True, "0"]))
-
-
-def attempt(fn, *args, **kw):
-    """``fn(*args, **kw)``, or None after a clean error (ValueError/TypeError with a message)."""
-    try:
-        return fn(*args, **kw)
-    except CLEAN as exc:
-        assert str(exc), f"{type(exc).__name__} without a message"
-        return None
 
 
 def check_geometry(g, n, method, seed):

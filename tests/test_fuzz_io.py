@@ -16,17 +16,15 @@ import tempfile
 import h5py
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import given, strategies as st
 
 from fusionsci.data.writer import DatasetWriter, read_config
 from fusionsci.io import hdf5, pdebench
 from fusionsci.io.stream import StreamLoader
+from fuzz_support import attempt, fuzz_settings
 
-CLEAN = (ValueError, TypeError, OSError)
-FUZZ = settings(max_examples=40, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-FUZZ_SLOW = settings(max_examples=400, deadline=None, derandomize=True,
-                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+FUZZ = fuzz_settings(40)
+FUZZ_SLOW = fuzz_settings(400)
 
 RNG = np.random.default_rng(0)
 N, NT, NX, NY = 3, 4, 8, 6
@@ -82,14 +80,6 @@ def _reference(kind):
 
 
 REFERENCE = {k: _reference(k) for k in KINDS}
-
-
-def attempt(fn, *args, **kw):
-    try:
-        return fn(*args, **kw)
-    except CLEAN as exc:
-        assert str(exc), f"{type(exc).__name__} without a message"
-        return None
 
 
 def read_everything(path, kind, compare=True):
