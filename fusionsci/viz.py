@@ -427,12 +427,14 @@ def fit_order(h, err) -> float:
 
 
 def plot_convergence(h, err, order: float | None = None, ax=None, title: str | None = None,
-                     label: str = "error", xlabel: str = "h"):
+                     label: str = "error", xlabel: str = "h", ylabel: str = "error"):
     """Log-log plot of ``err`` against ``h`` with the fitted slope (:func:`fit_order`) in the legend.
 
     Args:
         h: step sizes (grid spacing or time step), ``err``: the matching errors (> 0).
         order: if given, a reference line ``C h^order`` through the first point.
+        label: the series' name in the legend; ``xlabel``, ``ylabel``: the axis labels (several
+            series drawn on one ``ax`` share them).
     Returns ``(fig, ax)``; the slope itself is :func:`fit_order`.
     """
     h = np.asarray(h, dtype=float).ravel()
@@ -445,7 +447,7 @@ def plot_convergence(h, err, order: float | None = None, ax=None, title: str | N
     if order is not None:
         ax.loglog(h, e[0] * (h / h[0]) ** float(order), "k--", lw=0.9, label=f"O({xlabel}^{float(order):g})")
     ax.set_xlabel(xlabel)
-    ax.set_ylabel(label)
+    ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize="small")
     if title:

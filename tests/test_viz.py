@@ -258,3 +258,14 @@ def test_animate_rejects_bad_input(tmp_path):
         with pytest.raises(ValueError, match=message):
             viz.animate(**kw)
     assert not (tmp_path / "a.gif").exists()
+
+
+def test_convergence_series_on_one_axis_keep_the_axis_label():
+    """Overlaid series keep the y label (it used to become the last series' legend name) and each
+    legend entry carries its own fitted slope."""
+    h = np.array([0.1, 0.05, 0.025])
+    fig, ax = viz.plot_convergence(h, 3 * h ** 2, label="second order")
+    viz.plot_convergence(h, 0.5 * h ** 4, ax=ax, label="fourth order")
+    assert ax.get_ylabel() == "error"
+    names = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert names == ["second order (fitted slope 2.00)", "fourth order (fitted slope 4.00)"]
