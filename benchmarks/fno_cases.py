@@ -147,6 +147,10 @@ def run(case: str, argv=None) -> int:
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--n-train", type=int, default=None)
     p.add_argument("--n-test", type=int, default=None)
+    p.add_argument("--resolution", type=int, default=None, help="data resolution (Darcy: 85 or 64)")
+    p.add_argument("--schedule", choices=("step", "cosine"), default="step",
+                   help="learning-rate schedule: x0.5 every epochs/5 epochs (the paper's), or cosine to 0")
+    p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate of AdamW")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--rounds", type=int, default=None, help="rounds of the side-by-side throughput measurement")
     p.add_argument("--steps", type=int, default=None, help="steps per block of the throughput measurement")
@@ -157,7 +161,7 @@ def run(case: str, argv=None) -> int:
         cfg.update(cfg.pop("quick"))
     else:
         cfg.pop("quick")
-    for k in ("epochs", "n_train", "n_test"):
+    for k in ("epochs", "n_train", "n_test", "resolution"):
         if getattr(args, k) is not None:
             cfg[k] = getattr(args, k)
 
@@ -173,8 +177,9 @@ def run(case: str, argv=None) -> int:
     train, test, extra = loaders(cfg, path, args)
     net = Normalized.fit(FNO(cfg["ndim"], cfg["modes"], cfg["width"], grid=cfg["grid"], padding=cfg["padding"],
                              dtype="float32", seed=args.seed), train)
-    ot = OperatorTrainer(net, loss="rel_l2", lr=1e-3, weight_decay=1e-4, schedule="step",
-                         step_size=max(cfg["epochs"] // 5, 1), gamma=0.5, log_every=max(cfg["epochs"] // 25, 1))
+    ot = OperatorTrainer(net, loss="rel_l2", lr=args.lr, weight_decay=1e-4, schedule=args.schedule,
+                         step_size=max(cfg["epochs"] // 5, 1), gamma=0.5, total_epochs=cfg["epochs"],
+                         log_every=max(cfg["epochs"] // 25, 1))
     t0 = time.perf_counter()
     ot.fit(train, cfg["epochs"], test=test,
            checkpoint=os.path.join(args.out, "checkpoint.npz") if args.out else None)
@@ -182,7 +187,8 @@ def run(case: str, argv=None) -> int:
     ev = ot.evaluate(test)
     res = {"bench": f"fno-{case}", "test_rel_l2": ev["rel_l2"], "test_nrmse": ev["nrmse"], "train_wall_s": wall,
            "samples_per_s": ot.samples_per_s(), "n_train": cfg["n_train"], "n_test": cfg["n_test"],
-           "resolution": res_train, "epochs": cfg["epochs"], "quick": bool(args.quick)}
+           "resolution": res_train, "epochs": cfg["epochs"], "schedule": args.schedule, "lr": args.lr,
+           "quick": bool(args.quick)}
     if "fine" in extra:
         fine = ot.evaluate(extra["fine"])
         res.update(test_rel_l2_fine=fine["rel_l2"], fine_resolution=cfg["resolution"],
