@@ -18,11 +18,11 @@ from fusionsci.optim import Trainer
 # --------------------------------------------------------------------------- helpers
 
 class _Scale(nn.Cell):
-    """``x -> w * x`` with one float64 parameter vector ``w``."""
+    """``x -> w * x`` with one parameter vector ``w`` (float64 unless ``dtype``)."""
 
-    def __init__(self, w0):
+    def __init__(self, w0, dtype=np.float64):
         super().__init__()
-        self.w = Parameter(Tensor(np.asarray(w0, np.float64)), name="w")
+        self.w = Parameter(Tensor(np.asarray(w0, dtype)), name="w")
 
     def construct(self, x):
         return self.w * x
@@ -92,6 +92,21 @@ def test_adamw_steps_match_numpy_pytorch_formula(wd):
     other = _np_adamw(w0, data, lr=0.05, wd=0.1 if wd == 0 else 0.0)
     assert np.abs(other - ref).max() > 1e-4
     assert tr.adam_step == 2 and tr.history["iteration"] == [1, 2]
+
+
+@pytest.mark.parametrize("betas", [(0.9, 0.999), (0.0, 0.99)])
+def test_float32_adamw_matches_numpy_formula(betas):
+    """float32 takes MindSpore's fused AdamWeightDecay kernel with the bias correction folded
+    into its inputs (betas in (0, 1)); beta1 = 0 falls back to the element-wise formula."""
+    w0 = np.array([0.5, -1.0, 2.0, 0.25, 1.5, -0.3])
+    data = [(x.astype(np.float32), y.astype(np.float32)) for x, y in _batches(25, 6, seed=3)]
+    net = _Scale(w0, np.float32)
+    tr = Trainer(net, {"sq": _SqBatch(net)}, lr=0.05, weight_decay=0.1, betas=betas, batch_inputs=2, verbose=False)
+    tr.train_adam(25, log_every=5, batches=_tensors(data))
+    ref = _np_adamw(w0, [(x.astype(np.float64), y.astype(np.float64)) for x, y in data], lr=0.05, wd=0.1,
+                    b1=betas[0], b2=betas[1])
+    np.testing.assert_allclose(net.w.asnumpy(), ref, rtol=0, atol=2e-5)
+    assert np.abs(ref - w0).max() > 0.5                     # the steps moved the weights far
 
 
 # --------------------------------------------------------------------------- 2. batch mode

@@ -168,6 +168,15 @@ def test_fno1d_overfits_antiderivative():
     assert min(losses[-10:]) <= losses[0] / 100, (losses[0], losses[-10:])
 
 
+def test_fno_activation_is_tanh_gelu():
+    """``FNO.act`` (evaluated as ``h sigmoid(2 z)``) is the tanh-approximated GELU, in float64
+    to rounding against the NumPy formula ``h/2 (1 + tanh(sqrt(2/pi)(h + 0.044715 h^3)))``."""
+    h = np.linspace(-12.0, 12.0, 2401)
+    ref = 0.5 * h * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * (h + 0.044715 * h ** 3)))
+    net = FNO1d(modes=2, width=2, n_layers=1, projection_width=2, dtype="float64")
+    np.testing.assert_allclose(net.act(Tensor(h)).asnumpy(), ref, rtol=1e-14, atol=1e-14)
+
+
 def test_fno2d_padding_grid_shapes_and_crop():
     for grid, padding in ((None, 0), ("closed", 4), ("periodic", 0.25)):
         net = FNO2d(modes=(3, 4), width=6, in_channels=2, out_channels=3, n_layers=2, projection_width=8,
@@ -190,7 +199,8 @@ def test_padded_fno_training_steps_are_exact_and_do_not_slow_down():
     """Regression: with ``ops.pad`` in the padded FNO, a compiled training step (MindSpore 2.10,
     CPU) went from 0.1 s to minutes per call after four calls (the stalled Darcy runs).
     Six compiled gradient calls of a padded FNO2d must equal the PyNative gradient, and the
-    later calls must not be slower than a few times the second (compile excluded)."""
+    later calls must not be slower than a few times the second (compile excluded) plus 2 s: the
+    regression took minutes, and a loaded 2-core CI machine stalls single calls by ~0.1 s."""
     import time
     net = FNO2d(modes=3, width=4, n_layers=2, projection_width=5, padding=3, grid="closed", dtype="float64", seed=0)
     params = net.trainable_params()
@@ -210,7 +220,7 @@ def test_padded_fno_training_steps_are_exact_and_do_not_slow_down():
         times.append(time.perf_counter() - t0)
         for a, b in zip(g, grad_eager(x, y)):
             np.testing.assert_allclose(a.asnumpy(), b.asnumpy(), rtol=1e-10, atol=1e-13)
-    assert max(times[2:]) <= 5 * times[1] + 0.05, times
+    assert max(times[2:]) <= 5 * times[1] + 2.0, times
 
 
 def test_backend_follows_runtime_policy():

@@ -27,6 +27,8 @@ from ..nets import MLP
 from .spectral_conv import _np_dtype, _positive_int
 
 
+_matmul_tb = ops.MatMul(transpose_b=True)
+
 class DeepONet(nn.Cell):
     """Unstacked DeepONet (see the module docstring).
 
@@ -72,7 +74,7 @@ class DeepONet(nn.Cell):
         b = self.branch(u)                                    # (B, p)
         t = self.trunk.act(self.trunk(y))                     # (N, p) or (B, p)
         if self.cartesian:
-            return ops.matmul(b, t.T) + self.bias             # (B, N)
+            return _matmul_tb(b, t) + self.bias                # (B, N): b t^T, no transposed copy
         return (b * t).sum(axis=1, keepdims=True) + self.bias  # (B, 1)
 
     def extend_repr(self):

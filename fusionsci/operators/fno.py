@@ -7,7 +7,7 @@ layout the FFT wants: transforms act on the trailing axes). Pointwise ("1x1") la
 matmul over the channel axis (see :class:`PointwiseLinear`), not ``nn.Conv``.
 
 The network, with ``a`` the input function sampled on the grid and ``sigma`` the GELU
-(tanh approximation ``x/2 (1 + tanh(sqrt(2/pi)(x + 0.044715 x^3)))``):
+(tanh approximation ``x/2 (1 + tanh(sqrt(2/pi)(x + 0.044715 x^3)))``, see :meth:`FNO.act`):
 
     ``v_0 = P [a, grid]``                                   lifting, pointwise ``in -> width``
     ``v_{l+1} = sigma( K_l v_l + W_l v_l + b_l )``           ``l = 0 .. L-2``
@@ -47,6 +47,10 @@ from .spectral_conv import SpectralConv, _np_dtype, _dtype_name, _positive_int
 
 GRIDS = ("periodic", "closed", None)
 
+# the MatMul primitive, not ops.matmul: the latter's gradient transposes the (C_in, B n) input
+# explicitly (measured: a quarter of the FNO-1D step's matmul time); MatMul's uses transpose flags
+_matmul = ops.MatMul()
+
 
 @functools.lru_cache(maxsize=64)
 def grid_coords(sizes: tuple, kind: str, dtype_name: str):
@@ -61,7 +65,7 @@ class PointwiseLinear(nn.Cell):
     r"""Pointwise ("1x1") linear map on the **leading** (channel) axis of the channel-major layout
     the FNO uses internally: ``x (C_in, *rest) -> (C_out, *rest)``, ``y = W x + bias`` as one 2-D
     matmul ``W (C_out, C_in) @ x (C_in, prod(rest))`` (forward and both backward products
-    are plain GEMMs; no batched broadcast, no ``nn.Conv``).
+    are plain GEMMs with transpose flags; no batched broadcast, no ``nn.Conv``).
 
     Weights and bias ``~ U(-1/sqrt(C_in), 1/sqrt(C_in))`` (the PyTorch ``nn.Linear`` default the
     FNO reference code uses), drawn from ``rng``."""
@@ -79,7 +83,7 @@ class PointwiseLinear(nn.Cell):
 
     def construct(self, x):
         shape = x.shape
-        y = ops.matmul(self.weight, x.reshape(shape[0], -1)) + self.bias
+        y = _matmul(self.weight, x.reshape(shape[0], -1)) + self.bias
         return y.reshape((self.out_channels,) + shape[1:])
 
 
@@ -145,15 +149,17 @@ class FNO(nn.Cell):
         self.backend = convs[0].backend
         self.proj1 = PointwiseLinear(self.width, self.projection_width, rng, self.dtype)
         self.proj2 = PointwiseLinear(self.projection_width, self.out_channels, rng, self.dtype)
-        self.gelu_c = Tensor(np.asarray(math.sqrt(2.0 / math.pi), npd), self.dtype)
-        self.gelu_a = Tensor(np.asarray(0.044715, npd), self.dtype)
-        self.half = Tensor(np.asarray(0.5, npd), self.dtype)
-        self.one = Tensor(np.asarray(1.0, npd), self.dtype)
+        k = 2.0 * math.sqrt(2.0 / math.pi)
+        self.gelu_k1 = Tensor(np.asarray(k, npd), self.dtype)
+        self.gelu_k3 = Tensor(np.asarray(k * 0.044715, npd), self.dtype)
 
     def act(self, h):
-        """GELU, tanh approximation (smooth, works under jit and grad; ~9x faster than
-        ``ops.gelu`` on CPU)."""
-        return self.half * h * (self.one + ops.tanh(self.gelu_c * (h + self.gelu_a * h * h * h)))
+        """GELU, tanh approximation ``h/2 (1 + tanh(z))``, ``z = sqrt(2/pi)(h + 0.044715 h^3)``,
+        evaluated as ``h sigmoid(2 z)`` (the same function: ``(1 + tanh z)/2 = sigmoid(2 z)``).
+        The sigmoid form needs fewer element-wise ops forward and backward (~25 % faster on CPU
+        than the tanh form, which is itself ~9x faster than ``ops.gelu`` there) and avoids the
+        cancellation in ``1 + tanh z`` for large negative ``h``."""
+        return h * ops.sigmoid(h * (self.gelu_k1 + self.gelu_k3 * (h * h)))
 
     def pad_sizes(self, sizes) -> tuple:
         """Zero padding (points) appended to each spatial axis of an input of spatial ``sizes``."""

@@ -19,7 +19,12 @@ Adam (Kingma & Ba 2015), written here so it works for float32 *and* float64 para
     ``theta <- theta (1 - lr_t lambda) - lr_t * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)``,
 
 where ``lambda = weight_decay`` (default 0: plain Adam) is the *decoupled* weight decay of
-AdamW (Loshchilov & Hutter 2019), in the form PyTorch's ``AdamW`` uses.
+AdamW (Loshchilov & Hutter 2019), in the form PyTorch's ``AdamW`` uses. For float32 parameters
+the update runs in MindSpore's fused ``AdamWeightDecay`` kernel, which computes
+``theta <- theta - a (m / (sqrt(v) + e) + d theta)`` without bias correction; the same update
+follows with ``a = lr_t sqrt(1 - b2^t) / (1 - b1^t)``, ``e = eps sqrt(1 - b2^t)`` and
+``d = lr_t lambda / a`` (equal to the formula above up to float32 rounding). float64 uses the
+element-wise formula directly (the fused kernel is float16/float32 only).
 
 Fixed data or mini-batches.  By default (``batch_inputs=0``) every term is evaluated on data it
 holds itself (PINN collocation points). With ``batch_inputs=k`` every term is called with ``k``
@@ -516,6 +521,28 @@ class Trainer:
 
         reduce = self.grad_reducer.reduce if self.grad_reducer is not None else None
 
+        # float32 with betas in (0, 1): MindSpore's fused AdamWeightDecay kernel (one in-place pass per
+        # parameter; ~40 % of the FNO-1D step went to the 13 separate element-wise ops otherwise).
+        # It has no bias correction, which folds into its inputs (module docstring).
+        fused = ops.AdamWeightDecay() if self.dtype == ms.float32 and 0 < self.betas[0] and 0 < self.betas[1] \
+            else None
+
+        def update(lr, bc1, bc2, grads):
+            if fused is not None:
+                root = ops.sqrt(bc2)
+                lr_t = lr * bc1 / root
+                for i in range(len(params)):
+                    fused(params[i], ms_[i], vs[i], lr_t, b1, b2, eps / root, wd * root / bc1, grads[i])
+                return
+            for i in range(len(params)):
+                g = grads[i]
+                m = b1 * ms_[i] + c1 * g
+                v = b2 * vs[i] + c2 * g * g
+                ops.assign(ms_[i], m)
+                ops.assign(vs[i], v)
+                p = params[i] * (one - lr * wd) if decay else params[i]
+                ops.assign(params[i], p - lr * (m * bc1) / (ops.sqrt(v * bc2) + eps))
+
         def adam_step(lr, bc1, bc2, *batch):
             (total, stacked), grads = grad_fn(*batch)
             if reduce is not None:                     # data parallel: means over the ranks
@@ -528,14 +555,7 @@ class Trainer:
                 probe = probe + zero * grads[i].sum()
             ok = ops.isfinite(probe)
             ops.assign(bk, ops.where(ok, flat_state(), bk))
-            for i in range(len(params)):
-                g = grads[i]
-                m = b1 * ms_[i] + c1 * g
-                v = b2 * vs[i] + c2 * g * g
-                ops.assign(ms_[i], m)
-                ops.assign(vs[i], v)
-                p = params[i] * (one - lr * wd) if decay else params[i]
-                ops.assign(params[i], p - lr * (m * bc1) / (ops.sqrt(v * bc2) + eps))
+            update(lr, bc1, bc2, grads)
             return ops.concat([total.reshape(1), stacked, ok.astype(total.dtype).reshape(1)])
 
         def backup():
