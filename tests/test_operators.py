@@ -6,7 +6,7 @@ import pytest
 import mindspore as ms
 from mindspore import Tensor
 
-from fusionsci.operators import (ArrayLoader, DeepONet, FNO1d, FNO2d, FNO3d, OperatorTrainer, SpectralConv1d,
+from fusionsci.operators import (ArrayLoader, DeepONet, FNO, FNO1d, FNO2d, FNO3d, OperatorTrainer, SpectralConv1d,
                                  SpectralConv2d, SpectralConv3d)
 from fusionsci.optim import Trainer
 
@@ -128,12 +128,14 @@ def test_gradients_flow_and_match_finite_differences():
         assert abs(fd - grads[k].asnumpy()[idx]) <= 1e-7 * max(1.0, abs(fd)), name
 
 
-def test_gradients_fft_equal_dft():
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_gradients_fft_equal_dft(nd):
     rng = np.random.default_rng(2)
-    x = Tensor(rng.standard_normal((2, 1, 16)))
+    sizes, modes = {1: ((16,), 3), 2: ((10, 8), (3, 2)), 3: ((6, 8, 6), (2, 3, 2))}[nd]
+    x = Tensor(rng.standard_normal((2, 1) + sizes))
     out = {}
     for be in ("fft", "dft"):
-        net = FNO1d(modes=3, width=4, n_layers=2, projection_width=5, backend=be, dtype="float64", seed=0)
+        net = FNO(nd, modes, width=4, n_layers=2, projection_width=5, backend=be, dtype="float64", seed=0)
 
         def loss_fn(x, net=net):
             return (net(x) ** 2).mean()

@@ -19,9 +19,9 @@ Complex numbers are held as real/imaginary pairs (MindSpore cannot differentiate
 ``Mul``): the weights are two real Parameters ``weight_re``, ``weight_im`` of shape
 ``(K, in_channels, out_channels)``, ``K = prod_a k_a`` the number of kept modes
 (flattened C-order over the compact mode block ``(2 m_1, ..., 2 m_{d-1}, m_d)``), and the
-complex product is batched real matmuls over the modes (``ops.bmm``, no einsum),
+complex product is four batched real matmuls over the modes (no einsum),
 
-    ``Re y = Re x @ Re R - Im x @ Im R``,   ``Im y = Re x @ Im R + Im x @ Re R``.
+    ``Re y = Re R^T Re x - Im R^T Im x``,   ``Im y = Im R^T Re x + Re R^T Im x``.
 
 Two interchangeable transform backends (``backend=None``: :func:`fusionsci.runtime.transform`)
 
@@ -31,17 +31,20 @@ Two interchangeable transform backends (``backend=None``: :func:`fusionsci.runti
          ``x @ [cos(2 pi j k / n) | -sin(2 pi j k / n)]`` (``n x 2 m``), along the other axes a
          complex ``(2 m x n)`` matrix; the inverse uses the transposed matrices scaled by
          ``1/n`` (and by 2 for ``k_d > 0`` on the last axis, the Hermitian half). All matmul:
-         what Ascend's cube units are fast at. ``O(n m)`` per axis.
+         what Ascend's cube units are fast at. ``O(n m)`` per axis. The kept modes are moved to
+         the front as they are made, so the whole layer is 2-D matmuls with transpose flags
+         (see :meth:`SpectralConv._forward_dft`).
 
 Both agree to rounding. The DFT matrices depend on the grid size only through ``n``: they are
 built (and cached) for the size of each input, so a layer trained at ``n = 256`` evaluates at
 ``n = 1024`` (resolution invariance: same weights, same kept physical modes). Under ``ms.jit``
 the matrices are compile-time constants of each compiled shape.
 
-Measured on a 2-core CPU (``python -m fusionsci bench fno-step``: FNO-1D, s = 256, 16 modes,
-width 64, 4 layers, batch 20, float32 Adam step): ``dft`` ~87 ms/step, ``fft`` ~180 ms/step.
-With few kept modes the truncated DFT is two thin GEMMs, cheaper than MindSpore's full-length
-CPU ``rfft``/``irfft`` and their gradients (with ``O(n log n)``, ``fft`` should win for large ``n m``; not measured).
+Measured on a 2-core CPU (``python -m fusionsci bench fno-step``, float32 AdamW step, batch 20,
+4 layers): FNO-1D (s = 256, 16 modes, width 64) ``dft`` 36 ms/step, ``fft`` 81 ms/step; FNO-2D
+(``--ndim 2 --resolution 64 --padding 9 --grid closed --width 32 --modes 12``) ``dft`` 0.45 s,
+``fft`` 2.1 s. With few kept modes the truncated DFT is a few thin GEMMs, cheaper than
+MindSpore's full-length CPU ``rfft``/``irfft`` and their gradients.
 """
 from __future__ import annotations
 
@@ -112,27 +115,31 @@ def truncated_cdft_mats(n: int, m: int, dtype_name: str):
             Tensor(np.cos(ang.T) / n, dt), Tensor(np.sin(ang.T) / n, dt))
 
 
+@functools.lru_cache(maxsize=128)
+def truncated_cdft_blocks(n: int, m: int, dtype_name: str):
+    r"""The complex truncated DFT of :func:`truncated_cdft_mats` as real block matrices acting on
+    ``(Re, Im)`` pairs stacked along the contracted axis (what the ``dft`` layer multiplies by).
+
+    Forward, contracting ``[Re x | Im x]`` of length ``2n``: ``A_re = [C | -S]``,
+    ``A_im = [S | C]`` ``(2m, 2n)``, with ``C = cos(2 pi kj/n)``, ``S = -sin(2 pi kj/n)``.
+    Inverse, contracting ``[Re Y ; Im Y]`` of length ``4m``: ``B_re = [C' ; -S']``,
+    ``B_im = [S' ; C']`` ``(4m, n)``, with ``C' = cos(2 pi kj/n) / n``,
+    ``S' = sin(2 pi kj/n) / n`` (the inverse factors, transposed)."""
+    k = kept_modes(n, m, last=False)[:, None]
+    j = np.arange(n)[None, :]
+    ang = 2 * np.pi * ((k * j) % n) / n                       # (2m, n)
+    c, s = np.cos(ang), -np.sin(ang)
+    ci, si = np.cos(ang) / n, np.sin(ang) / n
+    dt = getattr(ms, dtype_name)
+    return (Tensor(np.concatenate([c, -s], axis=1), dt), Tensor(np.concatenate([s, c], axis=1), dt),
+            Tensor(np.concatenate([ci, -si], axis=0), dt), Tensor(np.concatenate([si, ci], axis=0), dt))
+
+
+# transposes as matmul flags: the products of the dft layer never transpose or broadcast a tensor
 _matmul_ta = ops.MatMul(transpose_a=True)
+_matmul_tb = ops.MatMul(transpose_b=True)
 _matmul_tatb = ops.MatMul(transpose_a=True, transpose_b=True)
 _bmm_ta = ops.BatchMatMul(transpose_a=True)
-
-
-def _left_along(mat, x, axis: int, ndim: int):
-    """``mat @ x`` along ``axis`` (negative, one of the ``ndim`` trailing axes), as one matmul on
-    ``x`` reshaped to ``(..., n_axis, prod(trailing))``."""
-    shape = x.shape
-    lead = shape[:len(shape) + axis]
-    tail = shape[len(shape) + axis + 1:]
-    y = ops.matmul(mat, x.reshape(lead + (shape[axis], -1)))
-    return y.reshape(lead + (mat.shape[0],) + tail)
-
-
-def _cmat_along(mats, pair, axis: int, ndim: int):
-    """Complex ``(c + i s) @ (re + i im)`` along ``axis``."""
-    c, s = mats
-    re, im = pair
-    return (_left_along(c, re, axis, ndim) - _left_along(s, im, axis, ndim),
-            _left_along(s, re, axis, ndim) + _left_along(c, im, axis, ndim))
 
 
 class SpectralConv(nn.Cell):
@@ -210,7 +217,7 @@ class SpectralConv(nn.Cell):
         return np.moveaxis(w, 0, -1).reshape((self.in_channels, self.out_channels) + self.block)
 
     def _mix(self, re, im):
-        """Per-mode channel mixing on compact pairs ``(Cin, B, *block)`` -> ``(Cout, B, *block)``:
+        """(``fft`` backend) Per-mode channel mixing on compact pairs ``(Cin, B, *block)`` -> ``(Cout, B, *block)``:
         four ``ops.bmm`` of ``(K, B, Cin) @ (K, Cin, Cout)`` (measured faster on CPU than one bmm
         with the ``(2 Cin, 2 Cout)`` real block matrix, which has to be assembled every step)."""
         b = re.shape[1]
@@ -249,40 +256,46 @@ class SpectralConv(nn.Cell):
         im = ops.concat((im, z), axis=-1)
         return transform_for(sizes, self.dtype_name, "fft").inverse((re, im))
 
-    def _forward_dft_1d(self, x):
-        """1-D ``dft`` path with the modes leading: ``(Cin, B, n)`` as ``X (Cin B, n)``;
-        ``Z = F^T X^T (2m, Cin B)`` (rows ``Re X_k`` then ``Im X_k``), per mode
-        ``Y_k = R_k^T Z_k`` ``(Cout, B)``, and back ``Y^T G (Cout B, n)``. The transposes
-        are matmul flags, so no tensor is transposed or broadcast (in the profile of the FNO-1D
-        step, transposes and the broadcast of the DFT matrix took ~20 % of the time)."""
-        ci, b, n = x.shape
-        m, co = self.modes[0], self.out_channels
-        fwd, inv = truncated_rdft_mats(n, m, self.dtype_name)
-        z = _matmul_tatb(fwd, x.reshape(ci * b, n))                                  # (2m, Cin B)
-        zr, zi = z[:m].reshape(m, ci, b), z[m:].reshape(m, ci, b)
-        wr, wi = self.weight_re, self.weight_im
-        yr = _bmm_ta(wr, zr) - _bmm_ta(wi, zi)                                         # (m, Cout, B)
-        yi = _bmm_ta(wi, zr) + _bmm_ta(wr, zi)
-        y = ops.concat((yr, yi), axis=0).reshape(2 * m, co * b)
-        return _matmul_ta(y, inv).reshape(co, b, n)
-
     def _forward_dft(self, x):
+        """``dft`` backend on the channel-major ``(Cin, B, n_1, .., n_d)``, kept modes leading.
+
+        Each forward step contracts the trailing spatial axis and puts its modes in front: the
+        last axis by the real DFT, ``F^T X^T`` ``(2 m_d, rest)`` (rows ``Re``, then ``Im``),
+        then each other axis by the complex DFT on ``[Re | Im]`` (:func:`truncated_cdft_blocks`).
+        That leaves ``(k_1, .., k_d, Cin, B)``, where the per-mode product is
+        ``Y_k = R_k^T Z_k`` ``(Cout, B)``. The inverse steps contract the leading mode axis and
+        append its spatial axis, ending at ``(Cout, B, n_1, .., n_d)``. Every product is one
+        2-D matmul with transpose flags: no tensor is transposed or broadcast (those took ~20 %
+        of the FNO-1D step and ~35 % of the FNO-2D step in the CPU profile)."""
         nd = self.ndim
-        if nd == 1:
-            return self._forward_dft_1d(x)
+        ci, b = x.shape[0], x.shape[1]
         sizes = tuple(x.shape[2:])
-        m_last = self.modes[-1]
-        fwd, inv = truncated_rdft_mats(sizes[-1], m_last, self.dtype_name)
-        z = ops.matmul(x, fwd)                                                         # (..., 2 m_d)
-        re, im = z[..., :m_last], z[..., m_last:]
-        for a in range(nd - 2, -1, -1):                                               # axes -2, -3 ..
-            ec, es, _, _ = truncated_cdft_mats(sizes[a], self.modes[a], self.dtype_name)
-            re, im = _cmat_along((ec, es), (re, im), a - nd, nd)
-        re, im = self._mix(re, im)
-        for a in range(nd - 1):                                                        # axes -d .. -2
-            _, _, dc, ds = truncated_cdft_mats(sizes[a], self.modes[a], self.dtype_name)
-            re, im = _cmat_along((dc, ds), (re, im), a - nd, nd)
-        return ops.matmul(ops.concat((re, im), axis=-1), inv)
+        md, co = self.modes[-1], self.out_channels
+        fwd, inv = truncated_rdft_mats(sizes[-1], md, self.dtype_name)
+        z = _matmul_tatb(fwd, x.reshape(-1, sizes[-1]))                              # (2 m_d, rest)
+        lead = (md,)
+        re = z[:md].reshape(lead + (ci, b) + sizes[:-1])
+        im = z[md:].reshape(lead + (ci, b) + sizes[:-1])
+        for a in range(nd - 2, -1, -1):                                               # axes d-1 .. 1
+            n = sizes[a]
+            a_re, a_im, _, _ = truncated_cdft_blocks(n, self.modes[a], self.dtype_name)
+            pair = ops.concat((re, im), axis=-1).reshape(-1, 2 * n)                   # (rest, 2n)
+            lead = (2 * self.modes[a],) + lead
+            shape = lead + (ci, b) + sizes[:a]
+            re, im = _matmul_tb(a_re, pair).reshape(shape), _matmul_tb(a_im, pair).reshape(shape)
+        k = self.n_modes
+        zr, zi = re.reshape(k, ci, b), im.reshape(k, ci, b)
+        wr, wi = self.weight_re, self.weight_im
+        re = (_bmm_ta(wr, zr) - _bmm_ta(wi, zi)).reshape(self.block + (co, b))        # (k_1 .. k_d, Cout, B)
+        im = (_bmm_ta(wi, zr) + _bmm_ta(wr, zi)).reshape(self.block + (co, b))
+        for a in range(nd - 1):                                                        # axes 1 .. d-1
+            n = sizes[a]
+            _, _, b_re, b_im = truncated_cdft_blocks(n, self.modes[a], self.dtype_name)
+            pair = ops.concat((re, im), axis=0).reshape(4 * self.modes[a], -1)        # (4 m_a, rest)
+            shape = tuple(re.shape[1:]) + (n,)
+            re, im = _matmul_ta(pair, b_re).reshape(shape), _matmul_ta(pair, b_im).reshape(shape)
+        pair = ops.concat((re, im), axis=0).reshape(2 * md, -1)                       # (2 m_d, rest)
+        return _matmul_ta(pair, inv).reshape((co, b) + sizes)
 
     def apply_channel_major(self, x):
         """The layer on the channel-major layout ``(Cin, B, *space) -> (Cout, B, *space)`` (what
