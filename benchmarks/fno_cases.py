@@ -22,8 +22,9 @@ Cases (full size; ``--quick`` is a smoke run with a few samples and epochs):
 Every FNO is wrapped in :class:`fusionsci.operators.Normalized` (inputs and outputs scaled by
 their per-channel mean and standard deviation over the training set) and trains with AdamW (lr 1e-3, weight decay 1e-4), the step schedule (x0.5 every
 ``epochs / 5`` epochs, as the paper's 100 of 500), the mean relative L2 loss, batch 20 (NS: 20
-pairs). The data files are generated once into ``$FUSIONSCI_CACHE/data/bench/`` (resumable) or
-read from ``--data FILE``.
+pairs); ``--schedule cosine`` (from ``--lr`` to 0 over the run) and ``--lr`` change that, and
+``--resolution`` the data resolution (Darcy at s = 64: ``--resolution 64``). The data files are
+generated once into ``$FUSIONSCI_CACHE/data/bench/`` (resumable) or read from ``--data FILE``.
 
 JSON (last line with ``--json``): ``test_rel_l2``, ``train_wall_s`` (the whole ``fit``, per-epoch
 test evaluation included), ``samples_per_s`` (training samples per second of step time during
