@@ -521,8 +521,8 @@ class Trainer:
 
         reduce = self.grad_reducer.reduce if self.grad_reducer is not None else None
 
-        # float32 with betas in (0, 1): MindSpore's fused AdamWeightDecay kernel (one in-place pass per
-        # parameter; ~40 % of the FNO-1D step went to the 13 separate element-wise ops otherwise).
+        # float32 with betas in (0, 1): MindSpore's fused AdamWeightDecay kernel, one in-place pass per
+        # parameter instead of 13 element-wise ops (FNO-1D step, same-run A/B: 53 ms -> 48 ms).
         # It has no bias correction, which folds into its inputs (module docstring).
         fused = ops.AdamWeightDecay() if self.dtype == ms.float32 and 0 < self.betas[0] and 0 < self.betas[1] \
             else None
