@@ -7,7 +7,7 @@ follow the runtime's ``operator_transform`` (truncated DFT matrices on Ascend an
 ``backend=`` argument; both agree to rounding.
 """
 from .spectral_conv import (SpectralConv, SpectralConv1d, SpectralConv2d, SpectralConv3d, kept_modes,
-                            truncated_cdft_mats, truncated_rdft_mats)
+                            truncated_cdft_blocks, truncated_rdft_mats)
 from .fno import FNO, FNO1d, FNO2d, FNO3d, PointwiseLinear, grid_coords
 from .deeponet import DeepONet
 from .normalize import Normalized, channel_stats
@@ -16,5 +16,5 @@ from .training import (ArrayLoader, DataLoss, LOSSES, OperatorTrainer, mse_loss,
 
 __all__ = ["SpectralConv", "SpectralConv1d", "SpectralConv2d", "SpectralConv3d", "FNO", "FNO1d", "FNO2d",
            "FNO3d", "PointwiseLinear", "DeepONet", "grid_coords", "kept_modes", "truncated_rdft_mats",
-           "truncated_cdft_mats", "Normalized", "channel_stats", "OperatorTrainer", "DataLoss", "ArrayLoader",
+           "truncated_cdft_blocks", "Normalized", "channel_stats", "OperatorTrainer", "DataLoss", "ArrayLoader",
            "LOSSES", "relative_l2_loss", "relative_h1_loss", "mse_loss", "relative_l2", "nrmse"]

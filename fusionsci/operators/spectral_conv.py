@@ -102,23 +102,10 @@ def truncated_rdft_mats(n: int, m: int, dtype_name: str):
 
 
 @functools.lru_cache(maxsize=128)
-def truncated_cdft_mats(n: int, m: int, dtype_name: str):
-    r"""Truncated complex DFT along a non-last axis, kept ``k in {0..m-1} U {n-m..n-1}``.
-
-    Forward ``(2m, n)``: ``E_{kj} = exp(-2 pi i kj/n)`` as ``(cos, -sin)``; inverse ``(n, 2m)``:
-    ``D_{jk} = exp(+2 pi i jk/n) / n`` as ``(cos/n, sin/n)``."""
-    k = kept_modes(n, m, last=False)[:, None]
-    j = np.arange(n)[None, :]
-    ang = 2 * np.pi * ((k * j) % n) / n                       # (2m, n)
-    dt = getattr(ms, dtype_name)
-    return (Tensor(np.cos(ang), dt), Tensor(-np.sin(ang), dt),
-            Tensor(np.cos(ang.T) / n, dt), Tensor(np.sin(ang.T) / n, dt))
-
-
-@functools.lru_cache(maxsize=128)
 def truncated_cdft_blocks(n: int, m: int, dtype_name: str):
-    r"""The complex truncated DFT of :func:`truncated_cdft_mats` as real block matrices acting on
-    ``(Re, Im)`` pairs stacked along the contracted axis (what the ``dft`` layer multiplies by).
+    r"""Truncated complex DFT along a non-last axis, kept ``k in {0..m-1} U {n-m..n-1}``
+    (forward ``exp(-2 pi i kj/n)``, inverse ``exp(+2 pi i jk/n) / n``), as real block matrices
+    acting on ``(Re, Im)`` pairs stacked along the contracted axis.
 
     Forward, contracting ``[Re x | Im x]`` of length ``2n``: ``A_re = [C | -S]``,
     ``A_im = [S | C]`` ``(2m, 2n)``, with ``C = cos(2 pi kj/n)``, ``S = -sin(2 pi kj/n)``.
